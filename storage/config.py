@@ -1,0 +1,47 @@
+"""One settings class for the whole application (environment prefix ``TONGBAN_``).
+
+Nothing deep inside reads the environment: callers build a ``Settings`` once and pass it (or the
+objects made from it) down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGBAN_", env_file=".env", extra="ignore")
+
+    #: Where embedded-mode data lives (SQLite file, filesystem object store).
+    home: Path = Field(default=Path("var"))
+    #: SQLAlchemy URL; empty means the embedded SQLite file under ``home``.
+    database_url: str = ""
+    #: ``file:///abs/path`` or ``s3://bucket?endpoint_url=http://host:port`` (region/keys from the
+    #: usual AWS environment variables); empty means the filesystem store under ``home``.
+    storage_url: str = ""
+    #: ``embedded`` runs flows in-process; ``distributed`` hands them to Prefect deployments.
+    mode: str = "embedded"
+    timezone: str = "Asia/Shanghai"
+    #: Upload limit per file, in bytes.
+    max_file_bytes: int = 200 * 1024 * 1024
+    #: Extra calendar data (holidays / adjusted working days), e.g. for a year not yet packaged.
+    calendar_override: Path | None = None
+    #: Apprise notification routes (YAML/JSON file).
+    notification_routes: Path | None = None
+    #: Public base URL used in links inside notifications.
+    base_url: str = "http://127.0.0.1:8000"
+    #: Secret for session cookies and CSRF tokens.
+    secret_key: str = "dev-insecure-change-me"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'tongban.db').resolve()}"
+
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.home / 'objects').resolve()}"
