@@ -247,7 +247,15 @@ def test_s10_wrong_check_digit_message() -> None:
 
 @pytest.mark.parametrize(
     "tracking",
-    ["", "RR47312482GB", "RR4731248299GB", "R1473124829GB", "RR473124829G1", "12473124829GB", "RR47312482AGB"],
+    [
+        "",
+        "RR47312482GB",
+        "RR4731248299GB",
+        "R1473124829GB",
+        "RR473124829G1",
+        "12473124829GB",
+        "RR47312482AGB",
+    ],
 )
 def test_s10_shape_refusals(tracking: str) -> None:
     with pytest.raises(IdentifierError) as caught:
@@ -353,7 +361,11 @@ def test_mask_text_leaves_longer_digit_runs_and_short_numbers_alone() -> None:
     assert mask_text(text) == text
 
 
-@given(_id_bodies(), st.text(alphabet="申请人材料 ,;:（）", max_size=10), st.text(alphabet="已转递 .", max_size=10))
+@given(
+    _id_bodies(),
+    st.text(alphabet="申请人材料 ,;:（）", max_size=10),
+    st.text(alphabet="已转递 .", max_size=10),
+)
 def test_mask_text_never_leaks_the_birth_date_of_an_id(body: str, before: str, after: str) -> None:
     number = _with_check(body)
     masked = mask_text(before + number + after)
