@@ -1,0 +1,86 @@
+"""Shared pytest fixtures and hooks for the whole test suite.
+
+Real servers (S3 via moto_server, PostgreSQL) are started or found once per session; the machinery
+lives in ``tests/servers.py``. A server that is missing skips its tests with a reason (or fails
+them when ``CI=true``), and the end of the run lists what was used and what was skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+
+from tests import servers
+
+# -- real servers ---------------------------------------------------------------------------------
+
+#: Fixture name → marker, so ``-m "not s3"`` / ``-m "not postgres"`` deselect tests that need them.
+_SERVER_MARKERS = {"s3_server": "s3", "pg_server_url": "postgres"}
+
+
+def _server_unavailable(name: str, reason: str) -> NoReturn:
+    """Skip (on a developer machine) or fail (in CI) every test that needs the server."""
+    if servers.in_ci():
+        servers.REGISTRY.record_failed(name, reason)
+        pytest.fail(f"{name} is required in CI (CI=true): {reason}", pytrace=False)
+    servers.REGISTRY.record_skipped(name, reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Endpoint URL of a real S3 server (moto_server) shared by the whole session."""
+    with contextlib.ExitStack() as stack:
+        try:
+            endpoint = stack.enter_context(servers.run_moto_server(tmp_path_factory.mktemp("moto")))
+        except servers.ServerUnavailable as error:
+            _server_unavailable("S3", str(error))
+        yield endpoint
+
+
+@pytest.fixture
+def s3_store_url(s3_server: str) -> str:
+    """``s3://<fresh bucket>?endpoint_url=...`` with the test credentials; one new bucket per test."""
+    return servers.s3_store_url(s3_server)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """SQLAlchemy URL of a reachable PostgreSQL server (``TONGBAN_TEST_PG_URL`` or the local default)."""
+    try:
+        url, version = servers.find_postgres()
+    except servers.ServerUnavailable as error:
+        _server_unavailable("PostgreSQL", str(error))
+    servers.REGISTRY.record_used("PostgreSQL", f"{version} at {servers.safe_url(url)}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database_url(pg_server_url: str) -> Iterator[str]:
+    """URL of a fresh database created for this session on that server, dropped at the end."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(servers.temporary_database(pg_server_url))
+        except servers.ServerUnavailable as error:
+            _server_unavailable("PostgreSQL database", str(error))
+        yield url
+
+
+# -- hooks ----------------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in _SERVER_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly which real servers the run used and which it skipped, and why."""
+    terminalreporter.write_sep("-", "real servers")
+    for line in servers.REGISTRY.summary_lines():
+        terminalreporter.write_line(line)
