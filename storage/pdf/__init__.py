@@ -1,0 +1,50 @@
+"""PDF handling: intake checks and conversion, printed documents, and the transfer packet."""
+
+from storage.pdf.documents import (
+    CaseParticulars,
+    CoverInfo,
+    Defect,
+    MaterialLine,
+    NoticeInfo,
+    ReceiptInfo,
+    WindowContact,
+    render_cover_sheet,
+    render_receipt,
+    render_supplement_notice,
+)
+from storage.pdf.errors import MATERIAL_ERROR_CODES, MaterialError
+from storage.pdf.fonts import CjkFont, find_cjk_font
+from storage.pdf.intake import EXTENSION_KINDS, NormalizedMaterial, check_filename, normalize_upload
+from storage.pdf.packet import (
+    COVER_BOOKMARK,
+    build_packet,
+    pdf_outline_pages,
+    pdf_outline_titles,
+    pdf_text,
+)
+
+__all__ = [
+    "COVER_BOOKMARK",
+    "EXTENSION_KINDS",
+    "MATERIAL_ERROR_CODES",
+    "CaseParticulars",
+    "CjkFont",
+    "CoverInfo",
+    "Defect",
+    "MaterialError",
+    "MaterialLine",
+    "NormalizedMaterial",
+    "NoticeInfo",
+    "ReceiptInfo",
+    "WindowContact",
+    "build_packet",
+    "check_filename",
+    "find_cjk_font",
+    "normalize_upload",
+    "pdf_outline_pages",
+    "pdf_outline_titles",
+    "pdf_text",
+    "render_cover_sheet",
+    "render_receipt",
+    "render_supplement_notice",
+]
