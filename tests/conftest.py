@@ -8,12 +8,18 @@ them when ``CI=true``), and the end of the run lists what was used and what was 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
 
 from tests import servers
+
+# Prefect in tests: no telemetry (the network is closed) and no stray settings from the developer's home.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 # -- real servers ---------------------------------------------------------------------------------
 

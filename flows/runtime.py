@@ -1,0 +1,30 @@
+"""How a flow finds its Runtime: the process that runs it (web app, worker, test) registers one.
+
+Flow parameters stay plain (a case number) so the same flow runs in-process and on a Prefect
+worker; a worker with nothing registered builds its Runtime from the environment (``TONGBAN_*``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from states.runtime import Runtime
+from storage.config import Settings
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def use(runtime: Runtime) -> None:
+    """Called once by the process that owns the runtime (``tongban serve``, a test session)."""
+    global _current
+    with _lock:
+        _current = runtime
+
+
+def current() -> Runtime:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Runtime(Settings())
+        return _current

@@ -1,0 +1,94 @@
+"""Receiving a case and attaching files: check, store, then ONE transaction; undo the store on failure.
+
+A receipt is confirmed only after every file is durably stored (put + read-back hash); when the
+database refuses, the stored objects are removed again, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from states.intake import service
+from states.intake.schemas import ReceiveForm
+from states.intake.uploads import Upload, check_uploads, discard, store_checked
+from states.sla.clock import Clock
+from states.transition.errors import Forbidden, PayloadInvalid
+from states.transition.rules import Actor, is_party
+from states.transition.service import get_case
+from storage.audit import service as audit
+from storage.db import transaction
+from storage.objects import ObjectStore
+from storage.zone.models import Zone
+
+
+def receive_case(*, session_factory: sessionmaker[Session], store: ObjectStore, clock: Clock, actor: Actor,
+                 form: ReceiveForm, uploads: Sequence[Upload], now: datetime, max_bytes: int,
+                 workdir: Path | None = None) -> str:
+    """收件: returns the new case number."""
+    with transaction(session_factory) as s:  # refuse a bad form before spending time on files
+        service.check_form(db_session=s, form=form, actor=actor)
+        zone = s.get(Zone, actor.zone_id)
+        assert zone is not None
+        zone_code = zone.code
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes)
+        staged = store_checked(store, checked, zone_code=zone_code, now=now)
+    try:
+        with transaction(session_factory) as s:
+            case = service.record_receipt(db_session=s, form=form, actor=actor, staged=staged, now=now, clock=clock)
+            return case.case_no
+    except BaseException:
+        discard(store, staged)
+        raise
+
+
+#: Who may attach which kind of file, in which state.
+ATTACH_RULES: dict[str, tuple[str, str, frozenset[str]]] = {
+    # purpose: (role, side, states)
+    "supplement": ("clerk", "receiving", frozenset({"received", "awaiting_supplement"})),
+    "result": ("reviewer", "handling", frozenset({"under_review"})),
+}
+
+
+def attach_files(*, session_factory: sessionmaker[Session], store: ObjectStore, actor: Actor, case_no: str,
+                 purpose: str, uploads: Sequence[Upload], now: datetime, max_bytes: int,
+                 workdir: Path | None = None) -> list[int]:
+    """补正材料 / 结果文书: returns the new file ids."""
+    if purpose not in ATTACH_RULES:
+        raise PayloadInvalid("purpose", f"must be one of {', '.join(ATTACH_RULES)}")
+    if not uploads:
+        raise PayloadInvalid("files", "no file was sent")
+    role, side, states = ATTACH_RULES[purpose]
+    with transaction(session_factory) as s:
+        case = get_case(db_session=s, case_no=case_no)
+        if not is_party(actor, case):
+            raise Forbidden(f"{actor.username} is not party to case {case_no}")
+        zone_id = case.receiving_zone_id if side == "receiving" else case.handling_zone_id
+        if actor.role != role or actor.zone_id != zone_id:
+            raise Forbidden(f"only a {role} of the {side} zone may attach {purpose} files")
+        if case.state not in states:
+            raise PayloadInvalid("purpose", f"{purpose} files cannot be attached in state '{case.state}'")
+        zone_code = (case.receiving_zone if side == "receiving" else case.handling_zone).code
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes)
+        staged = store_checked(store, checked, zone_code=zone_code, now=now)
+    try:
+        with transaction(session_factory) as s:
+            case = get_case(db_session=s, case_no=case_no, for_update=True)
+            if case.state not in states:  # changed while the files were being stored
+                raise PayloadInvalid("purpose", f"{purpose} files cannot be attached in state '{case.state}'")
+            rows = service.add_files(db_session=s, case=case, actor=actor, staged=staged, purpose=purpose,
+                                     zone_code=zone_code, now=now)
+            audit.append(db_session=s, case_id=case.id, case_no=case.case_no, at=now, actor=actor.username,
+                         actor_role=actor.role, event=f"attach_{purpose}", from_state=case.state,
+                         to_state=case.state, version=case.version,
+                         payload={"files": [{"id": r.id, "name": r.filename, "sha256": r.sha256} for r in rows]})
+            return [r.id for r in rows]
+    except BaseException:
+        discard(store, staged)
+        raise

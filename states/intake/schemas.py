@@ -1,0 +1,33 @@
+"""What a clerk submits at the counter to log a receipt (收件)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ApplicantIn(BaseModel):
+    kind: Literal["enterprise", "person"]
+    name: str = Field(min_length=1, max_length=200)
+    #: 统一社会信用代码 (enterprise) or 身份证号 (person); check digit validated.
+    id_number: str = Field(min_length=1, max_length=40)
+    phone: str = Field(default="", max_length=40)
+    address: str = Field(default="", max_length=300)
+
+
+class ChecklistTick(BaseModel):
+    """One ticked line of the item's checklist: the paper was handed in at the counter."""
+
+    item_material_id: int
+    provided: bool = True
+
+
+class ReceiveForm(BaseModel):
+    item_code: str = Field(min_length=1, max_length=40)
+    #: Needed only when two zones publish the same code (同事同标 items).
+    handling_zone: str | None = None
+    applicant: ApplicantIn
+    checklist: list[ChecklistTick] = Field(default_factory=list)
+    delivery_method: Literal["mail", "pickup"] = "mail"
+    delivery_address: str = Field(default="", max_length=300)

@@ -1,0 +1,95 @@
+"""Spool, check and store uploaded scans before any row is written (Nothing lost, nothing orphaned)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from storage.objects import ObjectStore
+from storage.pdf.errors import MaterialError
+from storage.pdf.intake import check_filename, normalize_upload
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class Upload:
+    """A file as it arrives: its name, what it belongs to, and a readable stream."""
+
+    filename: str
+    stream: BinaryIO
+    #: Checklist line (item_materials.id) it belongs to, if any.
+    item_material_id: int | None = None
+
+
+@dataclass
+class StagedFile:
+    filename: str
+    kind: str
+    size: int
+    sha256: str
+    page_count: int
+    object_key: str
+    item_material_id: int | None
+
+
+def spool(stream: BinaryIO, dest: Path, *, filename: str, max_bytes: int) -> tuple[int, str]:
+    """Copy to a temp file in chunks, hashing as we go; stop at the limit (never hold it whole)."""
+    digest, size = hashlib.sha256(), 0
+    with dest.open("wb") as out:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise MaterialError(
+                    filename, "too_large",
+                    f"“{filename}” is larger than the limit of {max_bytes // (1024 * 1024)} MB.",
+                    f"文件“{filename}”超过 {max_bytes // (1024 * 1024)} MB 的上限。",
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest()
+
+
+Checked = tuple[Upload, Path, str, int, str, int]
+
+
+def check_uploads(uploads: Iterable[Upload], workdir: Path, *, max_bytes: int) -> list[Checked]:
+    """Every file checked before anything is stored: the first bad one refuses the whole request."""
+    checked = []
+    for n, up in enumerate(uploads):
+        name = check_filename(up.filename)
+        tmp = workdir / f"upload-{n}"
+        size, sha = spool(up.stream, tmp, filename=name, max_bytes=max_bytes)
+        norm = normalize_upload(tmp, name, workdir=workdir, max_bytes=max_bytes)
+        checked.append((up, tmp, norm.kind, size, sha, norm.page_count))
+    return checked
+
+
+def store_checked(store: ObjectStore, checked: list[Checked], *,
+                  zone_code: str, now: datetime) -> list[StagedFile]:
+    """Write each checked file under a fresh key; on any failure remove what was written."""
+    staged: list[StagedFile] = []
+    try:
+        for up, tmp, kind, _size, sha, pages in checked:
+            key = f"{zone_code}/incoming/{now:%Y/%m/%d}/{uuid.uuid4().hex}{Path(up.filename).suffix.lower()}"
+            with tmp.open("rb") as fh:
+                obj = store.put_stream(key, fh, expected_sha256=sha)
+            staged.append(StagedFile(filename=Path(up.filename).name, kind=kind, size=obj.size, sha256=obj.sha256,
+                                     page_count=pages, object_key=key, item_material_id=up.item_material_id))
+    except BaseException:
+        discard(store, staged)
+        raise
+    return staged
+
+
+def discard(store: ObjectStore, staged: Iterable[StagedFile]) -> None:
+    """Compensation when the database refused the receipt: leave no orphaned object."""
+    for f in staged:
+        with contextlib.suppress(Exception):  # best effort; the reconciler sweeps what stays
+            store.delete(f.object_key)

@@ -1,0 +1,83 @@
+"""Work queues and case lists, scoped to the caller's zone (DESIGN §5.5).
+
+Queues are ordered by the step deadline and read through the ``(zone, state, step_due_at)``
+indexes, so the first page costs the same with a thousand or a million cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from states.transition.rules import Actor
+from storage.case.models import Applicant, Case
+from storage.catalog.models import Item
+
+#: The states in which each side has work to do.
+RECEIVING_WORK = ("received", "awaiting_supplement", "prechecked", "approved", "denied", "mailed", "awaiting_pickup")
+HANDLING_WORK = ("forwarded", "accepted", "under_review", "approved", "denied")
+
+
+@dataclass
+class CaseFilter:
+    state: str | None = None
+    #: ``receiving`` or ``handling``: the caller's zone in that role; None = either.
+    side: str | None = None
+    overdue: bool | None = None
+    text: str | None = None
+    item_code: str | None = None
+    assignee_id: int | None = None
+    open_only: bool = False
+
+
+def scoped(actor: Actor) -> Select[Case]:
+    stmt = select(Case)
+    if not actor.is_system:
+        stmt = stmt.where(or_(Case.receiving_zone_id == actor.zone_id, Case.handling_zone_id == actor.zone_id))
+    return stmt
+
+
+def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datetime, limit: int = 50,
+               offset: int = 0) -> tuple[list[Case], int]:
+    stmt = scoped(actor)
+    if flt.side == "receiving":
+        stmt = stmt.where(Case.receiving_zone_id == actor.zone_id)
+    elif flt.side == "handling":
+        stmt = stmt.where(Case.handling_zone_id == actor.zone_id)
+    if flt.state:
+        stmt = stmt.where(Case.state == flt.state)
+    if flt.open_only:
+        stmt = stmt.where(Case.closed.is_(False))
+    if flt.overdue is True:
+        stmt = stmt.where(Case.closed.is_(False), Case.step_due_at < now)
+    elif flt.overdue is False:
+        stmt = stmt.where(or_(Case.step_due_at.is_(None), Case.step_due_at >= now))
+    if flt.item_code:
+        stmt = stmt.join(Item, Case.item_id == Item.id).where(Item.code == flt.item_code)
+    if flt.assignee_id is not None:
+        stmt = stmt.where(Case.assignee_id == flt.assignee_id)
+    if flt.text:
+        like = f"%{flt.text.strip()}%"
+        stmt = stmt.join(Applicant, Case.applicant_id == Applicant.id).where(
+            or_(Case.case_no.ilike(like), Applicant.name.ilike(like))
+        )
+    total = db_session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db_session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit).offset(offset))
+    return list(rows.unique()), total
+
+
+def queue(*, db_session: Session, actor: Actor, limit: int = 50, offset: int = 0) -> list[Case]:
+    """The caller's own work, most urgent step deadline first (no deadline last)."""
+    conds = []
+    if actor.role in ("clerk", "supervisor"):
+        conds.append((Case.receiving_zone_id == actor.zone_id) & Case.state.in_(RECEIVING_WORK))
+    if actor.role in ("reviewer", "supervisor"):
+        conds.append((Case.handling_zone_id == actor.zone_id) & Case.state.in_(HANDLING_WORK))
+    if not conds:
+        return []
+    stmt = (select(Case).where(or_(*conds))
+            .order_by(Case.step_due_at.is_(None), Case.step_due_at, Case.id).limit(limit).offset(offset))
+    return list(db_session.scalars(stmt).unique())

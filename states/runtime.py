@@ -1,0 +1,63 @@
+"""Everything a request, a flow or a command needs, built once from ``Settings``.
+
+The edges (web app, CLI, flow entry points) build one ``Runtime`` and pass it down; nothing deeper
+reads configuration on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from states.calendar import WorkCalendar
+from states.sla.clock import Clock
+from storage.config import Settings
+from storage.db import make_engine, make_session_factory, utcnow
+from storage.objects import ObjectStore, open_store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    #: The clock tests control; production uses the wall clock.
+    now_fn: object = field(default=utcnow)
+    #: Set after a transition commits, so an in-process dispatcher picks outbox jobs up at once.
+    dispatcher_wakeup: threading.Event = field(default_factory=threading.Event)
+
+    @cached_property
+    def engine(self) -> Engine:
+        url = self.settings.resolved_database_url()
+        if url.startswith("sqlite"):
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        return make_engine(url)
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return open_store(self.settings.resolved_storage_url())
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(self.settings.calendar_override)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return Clock(self.calendar, tz=self.settings.timezone)
+
+    def now(self) -> datetime:
+        return self.now_fn()  # type: ignore[operator]
+
+    def wake_dispatcher(self) -> None:
+        self.dispatcher_wakeup.set()
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,77 @@
+"""Append and check the per-case hash chain (审计链)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.audit.models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def event_hash(*, case_no: str, seq: int, at: datetime, actor: str, actor_role: str, event: str,
+               from_state: str | None, to_state: str, version: int, payload: dict[str, Any],
+               prev_hash: str) -> str:
+    """Canonical JSON of everything that matters, chained to the previous event's hash."""
+    body = {
+        "case_no": case_no, "seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor,
+        "actor_role": actor_role, "event": event, "from": from_state, "to": to_state,
+        "version": version, "payload": payload, "prev": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def last_event(*, db_session: Session, case_id: int) -> AuditEvent | None:
+    stmt = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq.desc()).limit(1)
+    return db_session.scalars(stmt).first()
+
+
+def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, actor: str, actor_role: str,
+           event: str, from_state: str | None, to_state: str, version: int,
+           payload: dict[str, Any]) -> AuditEvent:
+    prev = last_event(db_session=db_session, case_id=case_id)
+    seq = prev.seq + 1 if prev else 1
+    prev_hash = prev.hash if prev else GENESIS
+    # Round-trip the payload through JSON so the hash covers exactly what the database keeps.
+    payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    row = AuditEvent(
+        case_id=case_id, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event,
+        from_state=from_state, to_state=to_state, version=version, payload=payload, prev_hash=prev_hash,
+        hash=event_hash(case_no=case_no, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event,
+                        from_state=from_state, to_state=to_state, version=version, payload=payload,
+                        prev_hash=prev_hash),
+    )
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def list_events(*, db_session: Session, case_id: int) -> list[AuditEvent]:
+    return list(db_session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
+                                   .order_by(AuditEvent.seq)))
+
+
+def verify_chain(*, db_session: Session, case_id: int, case_no: str) -> list[str]:
+    """Every problem found in the chain; empty means intact."""
+    problems: list[str] = []
+    prev_hash = GENESIS
+    for expected_seq, ev in enumerate(list_events(db_session=db_session, case_id=case_id), start=1):
+        if ev.seq != expected_seq:
+            problems.append(f"audit event #{expected_seq} is missing (found #{ev.seq})")
+        if ev.prev_hash != prev_hash:
+            problems.append(f"audit event #{ev.seq}: link to the previous event is broken")
+        recomputed = event_hash(case_no=case_no, seq=ev.seq, at=ev.at, actor=ev.actor,
+                                actor_role=ev.actor_role, event=ev.event, from_state=ev.from_state,
+                                to_state=ev.to_state, version=ev.version, payload=ev.payload,
+                                prev_hash=ev.prev_hash)
+        if recomputed != ev.hash:
+            problems.append(f"audit event #{ev.seq} ({ev.event}) was altered: its hash does not match")
+        prev_hash = ev.hash
+    return problems

@@ -1,0 +1,56 @@
+"""`tongban seed demo`: the two development zones, 20 catalog items, one user of each role per zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.catalog import service as catalog
+from storage.user import service as users
+from storage.user.models import ROLE_LABELS, ROLES
+from storage.zone.models import Zone
+
+CATALOG = Path(__file__).with_name("catalog.json")
+
+ZONES = [
+    dict(code="BJ-ETOWN", name="北京经济技术开发区", name_en="Beijing E-Town", contact_name="政务服务中心跨省通办窗口",
+         contact_phone="010-67881234", address="北京市北京经济技术开发区荣华中路22号"),
+    dict(code="TJ-TEDA", name="天津经济技术开发区", name_en="Tianjin TEDA", contact_name="政务服务中心跨区通办窗口",
+         contact_phone="022-25201234", address="天津经济技术开发区第三大街19号"),
+]
+#: Demo password for every demo account: shown by `tongban serve` and the README, never for production.
+DEMO_PASSWORD = "tongban-demo"
+
+
+@dataclass
+class DemoUser:
+    username: str
+    role: str
+    zone: str
+    token: str
+    password: str
+
+
+def seed_demo(*, db_session: Session) -> list[DemoUser]:
+    """Idempotent: existing zones, items and users are kept (their tokens are then not shown again)."""
+    for z in ZONES:
+        if db_session.scalars(select(Zone).where(Zone.code == z["code"])).first() is None:
+            db_session.add(Zone(**z))
+    db_session.flush()
+    catalog.import_file(db_session=db_session, path=CATALOG)
+    created = []
+    for z in ZONES:
+        prefix = "bj" if z["code"].startswith("BJ") else "tj"
+        for role in ROLES:
+            username = f"{prefix}_{role}"
+            if users.get_by_username(db_session=db_session, username=username) is not None:
+                continue
+            _, token = users.add(db_session=db_session, username=username,
+                                 display_name=f"{z['name'][:2]}{ROLE_LABELS[role]}", role=role,
+                                 zone_code=z["code"], password=DEMO_PASSWORD,
+                                 email=f"{username}@example.test")
+            created.append(DemoUser(username, role, z["code"], token, DEMO_PASSWORD))
+    return created

@@ -1,0 +1,14 @@
+"""Every table, imported once so that metadata (Alembic, create_all) sees them all."""
+
+from storage.audit.models import AuditEvent
+from storage.case.models import Applicant, Case, CaseSequence, Material, Shipment, StoredFile
+from storage.catalog.models import Item, ItemMaterial
+from storage.db import Base
+from storage.outbox.models import OutboxJob
+from storage.user.models import User
+from storage.zone.models import Zone
+
+__all__ = [
+    "Applicant", "AuditEvent", "Base", "Case", "CaseSequence", "Item", "ItemMaterial", "Material",
+    "OutboxJob", "Shipment", "StoredFile", "User", "Zone",
+]

@@ -1,0 +1,43 @@
+"""One JSON shape for every refusal: ``{"error": code, "message": ..., ...detail}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from states.calendar import UnknownYearError
+from states.transition.errors import TransitionError
+from storage.objects.base import ObjectStoreUnavailable
+from storage.pdf.errors import MaterialError
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TransitionError)
+    async def _transition(request: Request, exc: TransitionError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "message": exc.message, **exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(MaterialError)
+    async def _material(request: Request, exc: MaterialError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid_file", "file": exc.filename, "reason": exc.code, "message": exc.message,
+             "message_zh": exc.message_zh},
+            status_code=413 if exc.code == "too_large" else 422,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                  for e in exc.errors()]
+        first = errors[0] if errors else {"field": "", "reason": "invalid request"}
+        return JSONResponse({"error": "invalid", "message": f"{first['field']}: {first['reason']}",
+                             "field": first["field"], "errors": errors}, status_code=422)
+
+    @app.exception_handler(UnknownYearError)
+    async def _calendar(request: Request, exc: UnknownYearError) -> JSONResponse:
+        return JSONResponse({"error": "calendar_unknown_year", "message": str(exc)}, status_code=503)
+
+    @app.exception_handler(ObjectStoreUnavailable)
+    async def _store(request: Request, exc: ObjectStoreUnavailable) -> JSONResponse:
+        return JSONResponse({"error": "store_unavailable", "message": str(exc)}, status_code=503,
+                            headers={"Retry-After": "30"})

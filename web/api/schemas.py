@@ -1,0 +1,125 @@
+"""What the API shows of a case. Identifiers are masked except for the case's own two zones' detail view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from states.identifiers import mask_id, mask_phone
+from states.lifecycle import STATE_LABELS
+from storage.audit.models import AuditEvent
+from storage.case.models import Case, StoredFile
+
+
+class FileOut(BaseModel):
+    id: int
+    purpose: str
+    filename: str
+    kind: str
+    size: int
+    sha256: str
+    page_count: int
+    zone: str
+    material_id: int | None
+    created_at: datetime
+
+
+class MaterialOut(BaseModel):
+    id: int
+    name: str
+    required: bool
+    provided: bool
+    verdict: str | None
+    remark: str
+
+
+class ShipmentOut(BaseModel):
+    direction: str
+    carrier: str
+    tracking_no: str
+    sent_at: datetime
+    delivered_at: datetime | None
+
+
+class CaseSummary(BaseModel):
+    case_no: str
+    state: str
+    state_label: str
+    version: int
+    item_code: str
+    item_name: str
+    receiving_zone: str
+    handling_zone: str
+    applicant_name: str
+    applicant_id: str  # masked
+    received_at: datetime
+    due_at: datetime | None
+    step: str | None
+    step_due_at: datetime | None
+    overdue: bool
+
+
+class CaseOut(CaseSummary):
+    applicant_kind: str
+    applicant_phone: str  # masked
+    delivery_method: str
+    paused_since: datetime | None
+    decided_at: datetime | None
+    closed_at: datetime | None
+    last_reason: str
+    assignee_id: int | None
+    materials: list[MaterialOut]
+    files: list[FileOut]
+    shipments: list[ShipmentOut]
+    allowed_events: list[str]
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    actor_role: str
+    event: str
+    from_state: str | None
+    to_state: str
+    version: int
+    payload: dict[str, Any]
+    hash: str
+
+
+def summary(case: Case, now: datetime) -> dict[str, Any]:
+    return dict(
+        case_no=case.case_no, state=case.state, state_label=STATE_LABELS[case.state], version=case.version,
+        item_code=case.item.code, item_name=case.item.name, receiving_zone=case.receiving_zone.code,
+        handling_zone=case.handling_zone.code, applicant_name=case.applicant.name,
+        applicant_id=mask_id(case.applicant.id_number), received_at=case.received_at, due_at=case.due_at,
+        step=case.step, step_due_at=case.step_due_at,
+        overdue=bool(not case.closed and case.step_due_at is not None and case.step_due_at < now),
+    )
+
+
+def file_out(f: StoredFile) -> FileOut:
+    return FileOut(id=f.id, purpose=f.purpose, filename=f.filename, kind=f.kind, size=f.size, sha256=f.sha256,
+                   page_count=f.page_count, zone=f.zone_code, material_id=f.material_id, created_at=f.created_at)
+
+
+def case_out(case: Case, now: datetime, allowed: list[str]) -> CaseOut:
+    return CaseOut(
+        **summary(case, now), applicant_kind=case.applicant.kind, applicant_phone=mask_phone(case.applicant.phone),
+        delivery_method=case.delivery_method, paused_since=case.paused_since, decided_at=case.decided_at,
+        closed_at=case.closed_at, last_reason=case.last_reason, assignee_id=case.assignee_id,
+        materials=[MaterialOut(id=m.id, name=m.name, required=m.required, provided=m.provided, verdict=m.verdict,
+                               remark=m.remark) for m in case.materials],
+        files=[file_out(f) for f in case.files],
+        shipments=[ShipmentOut(direction=s.direction, carrier=s.carrier, tracking_no=s.tracking_no,
+                               sent_at=s.sent_at, delivered_at=s.delivered_at) for s in case.shipments],
+        allowed_events=allowed,
+    )
+
+
+def audit_out(ev: AuditEvent) -> AuditOut:
+    return AuditOut(seq=ev.seq, at=ev.at, actor=ev.actor, actor_role=ev.actor_role, event=ev.event,
+                    from_state=ev.from_state, to_state=ev.to_state, version=ev.version, payload=ev.payload,
+                    hash=ev.hash)

@@ -1,0 +1,51 @@
+"""The FastAPI application: REST API under /api/v1 and (later) the server-rendered UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from flows import runtime as flow_runtime
+from states.runtime import Runtime
+from storage.config import Settings
+from web.api import cases, errors
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               run_dispatcher: bool | None = None) -> FastAPI:
+    runtime = runtime or Runtime(settings or Settings())
+    embedded = runtime.settings.mode == "embedded"
+    dispatch_here = embedded if run_dispatcher is None else run_dispatcher
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = None
+        if dispatch_here:
+            from flows.dispatch import EmbeddedDispatcher
+
+            flow_runtime.use(runtime)
+            dispatcher = EmbeddedDispatcher(runtime)
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+                dispatcher.join(timeout=30)
+
+    app = FastAPI(title="tongban 通办", version="0.1.0", lifespan=lifespan,
+                  description="跨省通办 · 代收代办: cross-zone proxy receipt and forwarding of offline materials")
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(cases.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, object]:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True, "mode": runtime.settings.mode}
+
+    return app

@@ -1,0 +1,175 @@
+"""`tongban`: serve, database, demo, users, catalog, verify, calendar."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from states.calendar.cli import calendar_app
+from storage.config import Settings
+
+app = typer.Typer(help="tongban 通办 — cross-zone proxy receipt and forwarding (跨省通办 · 代收代办)",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The items catalog (事项目录).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(user_app, name="user")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(calendar_app, name="calendar")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from states.runtime import Runtime
+
+    return Runtime(Settings())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest version (Alembic)."""
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(url)
+    except Exception as exc:  # noqa: BLE001
+        raise fail(f"cannot migrate {url.split('@')[-1]}: {exc}") from exc
+    typer.echo("database is up to date")
+
+
+def _seed() -> list[dict[str, str]]:
+    from storage.db import transaction
+    from storage.demo.seed import seed_demo
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        created = seed_demo(db_session=s)
+    return [u.__dict__ for u in created]
+
+
+@seed_app.command("demo")
+def seed_demo_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the accounts as JSON.")] = False
+                  ) -> None:
+    """Two zones (BJ-ETOWN, TJ-TEDA), 20 catalog items, one user of each role per zone."""
+    _quiet_upgrade()
+    users = _seed()
+    if as_json:
+        typer.echo(json.dumps(users, ensure_ascii=False, indent=2))
+    elif users:
+        _print_accounts(users)
+    else:
+        typer.echo("demo data already present (accounts unchanged)")
+
+
+def _quiet_upgrade() -> None:
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    if settings.resolved_database_url().startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+
+
+def _print_accounts(users: list[dict[str, str]]) -> None:
+    typer.echo(f"demo accounts (password for all: {users[0]['password']})")
+    for u in users:
+        typer.echo(f"  {u['username']:<16} {u['role']:<11} {u['zone']:<9} token {u['token']}")
+
+
+@user_app.command("add")
+def user_add(username: str, role: Annotated[str, typer.Option(help="clerk | reviewer | supervisor | admin")],
+             zone: Annotated[str, typer.Option(help="zone code, e.g. BJ-ETOWN")],
+             name: Annotated[str, typer.Option(help="display name")] = "",
+             password: Annotated[str | None, typer.Option(help="login password for the web UI")] = None,
+             email: str = "") -> None:
+    """Add a user; prints its bearer token once."""
+    from storage.db import transaction
+    from storage.user import service as users
+
+    rt = _runtime()
+    try:
+        with transaction(rt.session_factory) as s:
+            _, token = users.add(db_session=s, username=username, display_name=name or username, role=role,
+                                 zone_code=zone, password=password, email=email)
+    except users.UserError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(token)
+
+
+@catalog_app.command("import")
+def catalog_import(path: Path) -> None:
+    """Import or update items from a JSON file (see storage/demo/catalog.json for the format)."""
+    from storage.catalog.service import CatalogError, import_file
+    from storage.db import transaction
+
+    rt = _runtime()
+    try:
+        with transaction(rt.session_factory) as s:
+            items = import_file(db_session=s, path=path)
+    except CatalogError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"imported {len(items)} items")
+
+
+@app.command("verify")
+def verify(case_no: str) -> None:
+    """Check a case's audit chain and every stored file's SHA-256."""
+    from states.transition.errors import CaseNotFound
+    from states.verify import verify_case
+    from storage.db import transaction
+
+    rt = _runtime()
+    try:
+        with transaction(rt.session_factory) as s:
+            report = verify_case(db_session=s, store=rt.store, case_no=case_no)
+    except CaseNotFound as exc:
+        raise fail(exc.message) from exc
+    for p in report.problems:
+        typer.echo(f"PROBLEM  {p}")
+    typer.echo(f"{case_no}: {'OK' if report.ok else 'TAMPERED'} — {report.events_checked} audit events, "
+               f"{report.files_checked} files checked")
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          demo: Annotated[bool, typer.Option(help="Seed the demo zones, catalog and accounts first.")] = True,
+          ) -> None:
+    """Run the API and UI (embedded: SQLite, filesystem store, flows in-process)."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = Settings()
+    try:
+        _quiet_upgrade()
+        if demo:
+            users = _seed()
+            if users:
+                _print_accounts(users)
+            else:
+                typer.echo("demo data present; accounts as first printed (or `tongban user add`)")
+    except Exception as exc:  # noqa: BLE001
+        raise fail(f"cannot prepare the database: {exc}") from exc
+    typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
