@@ -11,7 +11,7 @@ from sqlalchemy import text
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
-from web.api import cases, errors
+from web.api import cases, catalog, errors
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(cases.router)
+    app.include_router(catalog.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, object]:

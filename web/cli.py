@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -52,13 +53,13 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
-def _seed() -> list[dict[str, str]]:
+def _seed(rotate_tokens: bool = False) -> list[dict[str, str]]:
     from storage.db import transaction
     from storage.demo.seed import seed_demo
 
     rt = _runtime()
     with transaction(rt.session_factory) as s:
-        created = seed_demo(db_session=s)
+        created = seed_demo(db_session=s, rotate_tokens=rotate_tokens)
     return [u.__dict__ for u in created]
 
 
@@ -157,14 +158,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from web.app import create_app
 
     settings = Settings()
+    # The closed network here and at most windows: Prefect's telemetry would only log errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
         _quiet_upgrade()
         if demo:
-            users = _seed()
-            if users:
-                _print_accounts(users)
-            else:
-                typer.echo("demo data present; accounts as first printed (or `tongban user add`)")
+            _print_accounts(_seed(rotate_tokens=True))
     except Exception as exc:  # noqa: BLE001
         raise fail(f"cannot prepare the database: {exc}") from exc
     typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")

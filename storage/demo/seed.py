@@ -34,8 +34,13 @@ class DemoUser:
     password: str
 
 
-def seed_demo(*, db_session: Session) -> list[DemoUser]:
-    """Idempotent: existing zones, items and users are kept (their tokens are then not shown again)."""
+def seed_demo(*, db_session: Session, rotate_tokens: bool = False) -> list[DemoUser]:
+    """Idempotent: existing zones, items and users are kept.
+
+    Tokens are stored only as hashes, so an existing demo user's token cannot be shown again;
+    ``rotate_tokens`` gives existing demo users a fresh one (what ``tongban serve`` does, so the
+    accounts it prints always work).
+    """
     for z in ZONES:
         if db_session.scalars(select(Zone).where(Zone.code == z["code"])).first() is None:
             db_session.add(Zone(**z))
@@ -46,7 +51,12 @@ def seed_demo(*, db_session: Session) -> list[DemoUser]:
         prefix = "bj" if z["code"].startswith("BJ") else "tj"
         for role in ROLES:
             username = f"{prefix}_{role}"
-            if users.get_by_username(db_session=db_session, username=username) is not None:
+            existing = users.get_by_username(db_session=db_session, username=username)
+            if existing is not None:
+                if rotate_tokens:
+                    token = users.new_token()
+                    existing.token_sha256 = users.token_digest(token)
+                    created.append(DemoUser(username, role, z["code"], token, DEMO_PASSWORD))
                 continue
             _, token = users.add(db_session=db_session, username=username,
                                  display_name=f"{z['name'][:2]}{ROLE_LABELS[role]}", role=role,
