@@ -50,7 +50,8 @@ class Runtime:
 
     @cached_property
     def clock(self) -> Clock:
-        return Clock(self.calendar, tz=self.settings.timezone)
+        return Clock(self.calendar, tz=self.settings.timezone, warning_workdays=self.settings.sla_warning_workdays,
+                     escalation_workdays=self.settings.sla_escalation_workdays)
 
     def now(self) -> datetime:
         return self.now_fn()  # type: ignore[operator]

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     notification_routes: Path | None = None
     #: Public base URL used in links inside notifications.
     base_url: str = "http://127.0.0.1:8000"
+    #: SLA alerts: warn this many working days before a deadline, escalate this many after it.
+    sla_warning_workdays: int = 1
+    sla_escalation_workdays: int = 1
+    #: Seconds between SLA sweeps run in-process (embedded mode).
+    sla_sweep_interval: float = 60.0
+    #: Attempts per notification before it is marked failed (backoff doubles from one minute).
+    notify_max_attempts: int = 5
+    #: Language of notifications when a route names none: ``zh-CN`` or ``en``.
+    notify_language: str = "zh-CN"
     #: Secret for session cookies and CSRF tokens.
     secret_key: str = "dev-insecure-change-me"
 

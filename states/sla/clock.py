@@ -1,16 +1,36 @@
-"""The case clock: overall deadline, current step and its target, pauses (DESIGN §3).
+"""The case clock: overall deadline, current step and its target, pauses, watched deadlines (DESIGN §3).
 
 Called by the transition service only, inside its transaction, so a deadline always moves together
-with the state that moved it.
+with the state that moved it. It is the one place that moves deadlines: ``cases.due_at`` /
+``step_due_at``, the pause history (``case_pauses``) and the watched deadlines the SLA sweep reads
+(``case_deadlines``, each with the moment its next alert is due).
+
+Pauses (暂停计时), decided here:
+
+* **awaiting_supplement** (待补正): from the supplement request (or a return by the handling zone)
+  until the supplement is received (or the case is withdrawn).
+* **originals_in_post** (原件寄递中): the receiving clerk who posts the paper originals to the
+  handling zone names the parcel in the ``precheck_pass`` payload (``originals: {carrier,
+  tracking_no}``, recorded as a shipment of direction ``originals``); the clock stands still from
+  then until the handling zone accepts (or returns) the case, which marks the parcel delivered.
+
+A pause is counted in working days, ``(start day, end day]`` in local time like every other span
+(the day it began does not count, the day it ended does), and the overall deadline moves by that
+many working days when it ends. The pauses of this lifecycle never overlap (a return ends the
+originals pause before the supplement pause begins), so the moves simply add up.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import object_session
 
 from states.calendar import WorkCalendar
 from storage.case.models import Case
+from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause
 
 #: The step a case is in while in each state; ``None`` means no step clock runs.
 STEP_OF_STATE: dict[str, str | None] = {
@@ -30,57 +50,238 @@ TERMINAL = frozenset({"rejected", "closed", "withdrawn"})
 #: States in which the overall clock stands still (waiting for the applicant).
 PAUSED_STATES = frozenset({"awaiting_supplement", "returned"})
 DECIDED = frozenset({"approved", "denied"})
+#: States in which the handling zone has the originals (or the case ended): the parcel pause ends.
+ORIGINALS_ARRIVED = frozenset({"accepted", "returned"}) | TERMINAL
+#: Steps whose deadline is watched on its own; ``decide`` ends at the overall deadline, which is watched.
+WATCHED_STEPS = frozenset({"precheck", "forward", "accept", "mailback"})
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a case stands against its promised time limit, in working days (shown by the API)."""
+
+    #: Working days counted against the limit so far (pauses excluded; stops at the decision).
+    used_workdays: int
+    #: Working days until the deadline (negative once overdue; frozen while paused or decided).
+    left_workdays: int | None
+    #: Working days the deadline has moved because of finished pauses.
+    paused_workdays: int
+    paused: bool
+    overdue: bool
 
 
 class Clock:
-    """Deadline arithmetic for one configuration (calendar, time zone, close of business)."""
+    """Deadline arithmetic for one configuration (calendar, time zone, close of business, alert lead)."""
 
-    def __init__(self, calendar: WorkCalendar, *, tz: str = "Asia/Shanghai", close: time = time(17, 30)) -> None:
+    def __init__(self, calendar: WorkCalendar, *, tz: str = "Asia/Shanghai", close: time = time(17, 30),
+                 warning_workdays: int = 1, escalation_workdays: int = 1) -> None:
         self.calendar = calendar
         self.tz = tz
+        self.zone = ZoneInfo(tz)
         self.close = close
+        self.warning_workdays = warning_workdays
+        self.escalation_workdays = escalation_workdays
+
+    # --- arithmetic ---------------------------------------------------------------------------
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
 
     def due(self, start: datetime, workdays: int) -> datetime:
+        """Close of business on the ``workdays``-th working day after ``start``'s local day."""
         return self.calendar.deadline_at(start, workdays, close=self.close, tz=self.tz)
+
+    def shift(self, at: datetime, workdays: int) -> datetime:
+        """The same local time ``workdays`` working days later (or earlier, when negative)."""
+        local = at.astimezone(self.zone)
+        if workdays >= 0:
+            day = self.calendar.add_workdays(local.date(), workdays)
+        else:
+            day, n = local.date(), -workdays
+            while n:
+                day -= timedelta(days=1)
+                if self.calendar.is_workday(day):
+                    n -= 1
+        return datetime.combine(day, local.timetz().replace(tzinfo=None), self.zone).astimezone(UTC)
+
+    def planned_end(self, received_at: datetime, promised_days: int, paused_workdays: int) -> datetime:
+        """The overall deadline: promised working days plus the working days of finished pauses."""
+        return self.due(received_at, promised_days + paused_workdays)
+
+    def alert_at(self, due_at: datetime, level: str) -> datetime:
+        """When ``level`` is due for a deadline: warning before it, overdue at it, escalation after."""
+        if level == "warning":
+            return self.shift(due_at, -self.warning_workdays)
+        if level == "overdue":
+            return due_at
+        if level == "escalation":
+            return self.shift(due_at, self.escalation_workdays)
+        raise ValueError(f"unknown alert level {level!r}")
+
+    # --- the lifecycle's hooks ----------------------------------------------------------------
 
     def on_receipt(self, case: Case, now: datetime) -> None:
         case.due_at = self.due(now, case.item.promised_days)
         self.on_state_entered(case, now)
 
     def on_state_entered(self, case: Case, now: datetime, previous: str | None = None) -> None:
-        if previous in PAUSED_STATES and case.state not in PAUSED_STATES:
-            self._resume(case, now)
-        if case.state in PAUSED_STATES and case.paused_since is None:
-            case.paused_since = now
+        session = object_session(case)
+        if session is not None:
+            # Nothing here may flush: a stale version must surface at the service's own flush.
+            with session.no_autoflush:
+                self._enter(case, now, previous)
+        else:
+            self._enter(case, now, previous)
+
+    def _enter(self, case: Case, now: datetime, previous: str | None) -> None:
+        self._pauses(case, now, previous)
         if case.state in DECIDED:
             case.decided_at = now
         if case.state in TERMINAL:
             case.closed = True
             case.closed_at = now
             case.step = case.step_due_at = case.step_started_at = None
-            return
-        step = STEP_OF_STATE.get(case.state)
-        case.step = step
-        case.step_started_at = now if step else None
-        if step is None or step == "delivery":
-            case.step_due_at = None
-        elif step == "decide":
-            case.step_due_at = case.due_at
         else:
-            target = int((case.item.step_targets or {}).get(step, 1))
-            case.step_due_at = self.due(now, target)
+            step = STEP_OF_STATE.get(case.state)
+            case.step = step
+            case.step_started_at = now if step else None
+            if step is None or step == "delivery":
+                case.step_due_at = None
+            elif step == "decide":
+                case.step_due_at = case.due_at
+            else:
+                target = int((case.item.step_targets or {}).get(step, 1))
+                case.step_due_at = self.due(now, target)
+        self._watch(case, now)
 
-    def _resume(self, case: Case, now: datetime) -> None:
-        """Push the overall deadline by the working days the case stood still."""
-        if case.paused_since is None or case.due_at is None:
-            case.paused_since = None
+    # --- pauses -------------------------------------------------------------------------------
+
+    def _pauses(self, case: Case, now: datetime, previous: str | None) -> None:
+        """Open and close pauses for the state just entered; ``paused_since`` mirrors the open ones."""
+        touched = False
+        if case.paused_since is not None:
+            if previous in PAUSED_STATES and case.state not in PAUSED_STATES:
+                touched |= self._end_pause(case, "awaiting_supplement", now)
+            if case.state in ORIGINALS_ARRIVED:
+                if self._end_pause(case, "originals_in_post", now):
+                    touched = True
+                    for shipment in case.shipments:
+                        if shipment.direction == "originals" and shipment.delivered_at is None:
+                            shipment.delivered_at = now
+        if case.state == "prechecked":
+            posted = [s for s in case.shipments if s.direction == "originals" and s.delivered_at is None]
+            if posted and not self._open(case, "originals_in_post"):
+                case.pauses.append(CasePause(reason="originals_in_post", started_at=min(s.sent_at for s in posted)))
+                touched = True
+        if case.state in PAUSED_STATES and (case.paused_since is None
+                                            or not self._open(case, "awaiting_supplement")):
+            case.pauses.append(CasePause(reason="awaiting_supplement", started_at=now))
+            touched = True
+        if touched:
+            open_ = [p.started_at for p in case.pauses if p.ended_at is None]
+            case.paused_since = min(open_) if open_ else None
+
+    @staticmethod
+    def _open(case: Case, reason: str) -> CasePause | None:
+        return next((p for p in case.pauses if p.reason == reason and p.ended_at is None), None)
+
+    def _end_pause(self, case: Case, reason: str, now: datetime) -> bool:
+        """End the open pause of ``reason`` and move the overall deadline by its working days."""
+        pause = self._open(case, reason)
+        if pause is None:
+            return False
+        pause.ended_at = now
+        pause.workdays = max(0, self.calendar.workdays_between(self.local_day(pause.started_at),
+                                                               self.local_day(now)))
+        if case.due_at is not None and case.decided_at is None:
+            paused = sum(p.workdays or 0 for p in case.pauses if p.ended_at is not None)
+            case.due_at = self.planned_end(case.received_at, case.item.promised_days, paused)
+        return True
+
+    # --- watched deadlines (what the sweep reads) --------------------------------------------
+
+    def _watch(self, case: Case, now: datetime) -> None:
+        """Keep ``case_deadlines`` in step with the case: one overall row, one row per step visit."""
+        rows = case.deadlines
+        running = not case.closed and case.decided_at is None and case.due_at is not None
+        overall = next((d for d in rows if d.step == OVERALL), None)
+        if overall is None and running:
+            assert case.due_at is not None
+            overall = CaseDeadline(step=OVERALL, visit=1, started_at=now, due_at=case.due_at)
+            rows.append(overall)
+            self.schedule(overall, "warning")
+        elif overall is not None and overall.active:
+            if not running:
+                self._retire(overall, now)
+            elif case.due_at is not None and overall.due_at != case.due_at:
+                overall.due_at = case.due_at
+                self.schedule(overall, overall.next_level)
+            if overall.active and case.paused_since is not None:
+                overall.next_alert_at = None  # the clock stands still: nothing falls due
+            elif overall.active and overall.next_alert_at is None and overall.next_level:
+                self.schedule(overall, overall.next_level)
+
+        watched = case.step if case.step in WATCHED_STEPS and case.step_due_at is not None else None
+        for d in rows:
+            if d.step == OVERALL or not d.active:
+                continue
+            if d.step == watched and d.started_at == case.step_started_at:
+                return  # the same visit (a state change within the step)
+            self._retire(d, now)
+        if watched is None:
             return
-        zone = ZoneInfo(self.tz)
-        paused_days = self.calendar.workdays_between(
-            case.paused_since.astimezone(zone).date(), now.astimezone(zone).date()
-        )
-        if paused_days > 0:
-            due_local = case.due_at.astimezone(zone).date()
-            new_day = self.calendar.add_workdays(due_local, paused_days)
-            case.due_at = datetime.combine(new_day, self.close, zone)
-        case.paused_since = None
+        assert case.step_due_at is not None and case.step_started_at is not None
+        visit = 1 + max((d.visit for d in rows if d.step == watched), default=0)
+        row = CaseDeadline(step=watched, visit=visit, started_at=case.step_started_at, due_at=case.step_due_at)
+        rows.append(row)
+        self.schedule(row, "warning")
+
+    @staticmethod
+    def _retire(d: CaseDeadline, now: datetime) -> None:
+        d.active = False
+        d.ended_at = now
+        d.next_alert_at = None
+
+    def schedule(self, d: CaseDeadline, level: str | None) -> None:
+        """Set the next alert of ``d`` to ``level`` (or the first later one that makes sense).
+
+        A warning that would fall before the deadline's own start (a one-day target begun after
+        hours) is skipped: it would tell nobody anything the new step did not.
+        """
+        if level is None:
+            d.next_level = d.next_alert_at = None
+            return
+        for lvl in LEVELS[LEVELS.index(level):]:
+            at = self.alert_at(d.due_at, lvl)
+            if lvl == "warning" and at <= d.started_at:
+                continue
+            d.next_level, d.next_alert_at = lvl, at
+            return
+        d.next_level = d.next_alert_at = None
+
+    def advance(self, d: CaseDeadline) -> None:
+        """After the sweep raised ``d.next_level``: schedule the level after it (or nothing)."""
+        assert d.next_level is not None
+        i = LEVELS.index(d.next_level)
+        self.schedule(d, LEVELS[i + 1] if i + 1 < len(LEVELS) else None)
+
+    # --- reporting ------------------------------------------------------------------------------
+
+    def standing(self, case: Case, now: datetime) -> Standing:
+        """Time used and left in working days, for the case view and reports."""
+        finished = sum(p.workdays or 0 for p in case.pauses if p.ended_at is not None)
+        end = case.decided_at or case.closed_at or now
+        end_day = self.local_day(end)
+        open_days = 0
+        if case.paused_since is not None and case.decided_at is None:
+            open_days = max(0, self.calendar.workdays_between(self.local_day(case.paused_since), end_day))
+        elapsed = self.calendar.workdays_between(self.local_day(case.received_at), end_day)
+        used = max(0, elapsed - finished - open_days)
+        left = None
+        if case.due_at is not None:
+            # While paused the clock stands where the pause began; after the decision, where it stopped.
+            stand = case.paused_since if case.paused_since is not None and case.decided_at is None else end
+            left = self.calendar.workdays_between(self.local_day(stand), self.local_day(case.due_at))
+        overdue = bool(case.due_at is not None and case.paused_since is None and end > case.due_at)
+        return Standing(used_workdays=used, left_workdays=left, paused_workdays=finished,
+                        paused=case.paused_since is not None, overdue=overdue)

@@ -164,7 +164,25 @@ def _precheck_pass(db_session: Session, case: Case, actor: Actor, payload: dict[
         raise PayloadInvalid("materials", "required materials not received: " + "、".join(missing))
     for m in case.materials:
         m.verdict = "ok" if (m.provided or m.id in files_by_material) else m.verdict
-    return _no_effect(db_session, case, actor, payload, now)
+    out = _no_effect(db_session, case, actor, payload, now)
+    if payload.get("originals") is not None:
+        out["originals"] = _post_originals(case, payload["originals"], now)
+    return out
+
+
+def _post_originals(case: Case, originals: Any, now: datetime) -> dict[str, str]:
+    """原件寄递: the parcel of paper originals to the handling zone; the clock pauses until it arrives."""
+    if not isinstance(originals, dict):
+        raise PayloadInvalid("originals", "an object with carrier and tracking_no")
+    carrier = str(originals.get("carrier") or "").strip()
+    if not carrier:
+        raise PayloadInvalid("originals.carrier", "name the carrier (e.g. EMS)")
+    try:
+        tracking = identifiers.validate_s10(str(originals.get("tracking_no") or ""), field="originals.tracking_no")
+    except identifiers.IdentifierError as exc:
+        raise PayloadInvalid(exc.field, exc.message) from exc
+    case.shipments.append(Shipment(direction="originals", carrier=carrier, tracking_no=tracking, sent_at=now))
+    return {"carrier": carrier, "tracking_no": tracking}
 
 
 def _claim(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],

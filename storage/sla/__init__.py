@@ -1,0 +1,1 @@
+"""Tables of the SLA clock: pauses, watched deadlines, alerts and the notification ledger."""
