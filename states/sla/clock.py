@@ -162,12 +162,11 @@ class Clock:
         if case.paused_since is not None:
             if previous in PAUSED_STATES and case.state not in PAUSED_STATES:
                 touched |= self._end_pause(case, "awaiting_supplement", now)
-            if case.state in ORIGINALS_ARRIVED:
-                if self._end_pause(case, "originals_in_post", now):
-                    touched = True
-                    for shipment in case.shipments:
-                        if shipment.direction == "originals" and shipment.delivered_at is None:
-                            shipment.delivered_at = now
+            if case.state in ORIGINALS_ARRIVED and self._end_pause(case, "originals_in_post", now):
+                touched = True
+                for shipment in case.shipments:
+                    if shipment.direction == "originals" and shipment.delivered_at is None:
+                        shipment.delivered_at = now
         if case.state == "prechecked":
             posted = [s for s in case.shipments if s.direction == "originals" and s.delivered_at is None]
             if posted and not self._open(case, "originals_in_post"):
