@@ -1,0 +1,224 @@
+"""Exports (导出): the filtered case list as CSV / Excel, the annual evaluation as Excel / PDF.
+
+PII stays in its place (DESIGN §5.6): ID numbers and phones are masked in every export, and free
+text (reasons) goes through ``mask_text``. Cells that a spreadsheet would run as a formula
+(``=``, ``+``, ``-``, ``@`` first) are defused with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from states.identifiers import mask_id, mask_phone, mask_text
+from states.lifecycle import STATE_LABELS
+from states.reports.service import Evaluation, EvaluationRow
+from storage.case.models import Case
+from storage.pdf.fonts import find_cjk_font
+
+CASE_COLUMNS = ["办件编号 case no", "事项编码 item", "事项名称 item name", "收件地 receiving", "办理地 handling",
+                "申请人 applicant", "证件号 ID (masked)", "电话 phone (masked)", "状态 state", "收件时间 received",
+                "承诺办结 due", "办理决定 decided", "时限 on time", "当前环节 step", "环节时限 step due",
+                "最近原因 last reason"]
+SPREADSHEET_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _safe(value: str) -> str:
+    """Keep spreadsheet programs from evaluating a cell (CSV/formula injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _local(value: datetime | None, tz: str) -> str:
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def timeliness(case: Case, now: datetime) -> str:
+    """按时 / 超期 / 超期未办结 / 办理中 / — as in the reports (see states.reports.service)."""
+    if case.decided_at is not None and case.due_at is not None:
+        return "按时 on time" if case.decided_at <= case.due_at else "超期 late"
+    if case.closed:
+        return "—"
+    if case.paused_since is None and case.due_at is not None and case.due_at < now:
+        return "超期未办结 late, open"
+    return "办理中 in progress"
+
+
+def case_rows(cases: Iterable[Case], *, tz: str, now: datetime) -> Iterator[list[str]]:
+    for c in cases:
+        yield [
+            c.case_no, c.item.code, c.item.name, c.receiving_zone.code, c.handling_zone.code,
+            _safe(c.applicant.name), mask_id(c.applicant.id_number), _safe(mask_phone(c.applicant.phone)),
+            STATE_LABELS.get(c.state, c.state), _local(c.received_at, tz), _local(c.due_at, tz),
+            _local(c.decided_at, tz), timeliness(c, now), c.step or "", _local(c.step_due_at, tz),
+            _safe(mask_text(c.last_reason or "")),
+        ]
+
+
+def cases_csv(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
+    """UTF-8 with a BOM, so Excel opens the Chinese text correctly on a double click."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CASE_COLUMNS)
+    writer.writerows(case_rows(cases, tz=tz, now=now))
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _style_header(ws: object, ncols: int) -> None:
+    fill = PatternFill("solid", fgColor="DDE7F3")
+    for col in range(1, ncols + 1):
+        cell = ws.cell(row=1, column=col)  # type: ignore[attr-defined]
+        cell.font, cell.fill = Font(bold=True), fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A2"  # type: ignore[attr-defined]
+
+
+def _widths(ws: object, widths: list[int]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w  # type: ignore[attr-defined]
+
+
+def _xlsx_bytes(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def cases_xlsx(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "办件 cases"
+    ws.append(CASE_COLUMNS)
+    for row in case_rows(cases, tz=tz, now=now):
+        ws.append(row)
+    _style_header(ws, len(CASE_COLUMNS))
+    _widths(ws, [26, 10, 22, 11, 11, 24, 22, 16, 10, 17, 17, 17, 14, 10, 17, 30])
+    return _xlsx_bytes(wb)
+
+
+# --- the annual evaluation ------------------------------------------------------------------------------
+
+EVALUATION_COLUMNS = ["事项编码 item", "事项名称 name", "办理地 handling", "收件地 receiving", "收件 received",
+                      "办结 decided", "按时 on time", "超期 late", "按时率 on-time rate", "平均用时(工作日) avg days",
+                      "承诺时限 promised", "补正率 supplement rate", "主要补正原因 supplement reasons",
+                      "退回率 return rate", "主要退回原因 return reasons"]
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def days(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def reasons(pairs: list[tuple[str, int]]) -> str:
+    return "；".join(f"{mask_text(text)} ×{n}" for text, n in pairs)
+
+
+def evaluation_cells(row: EvaluationRow) -> list[str]:
+    return [row.item_code, row.item_name, row.handling_zone, row.receiving_zone, str(row.received),
+            str(row.decided), str(row.on_time), str(row.late), pct(row.on_time_rate), days(row.avg_workdays_used),
+            "" if row.promised_days is None else str(row.promised_days), pct(row.supplement_rate),
+            reasons(row.supplement_reasons), pct(row.return_rate), reasons(row.return_reasons)]
+
+
+def evaluation_title(ev: Evaluation) -> str:
+    scope = ev.zone_code or "全部辖区 all zones"
+    item = f" · {ev.item_code}" if ev.item_code else ""
+    return f"{ev.year} 年度跨区通办运行评估 · {scope}{item}"
+
+
+def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
+    """Figures as numbers (so the evaluators can sum and chart them), a sheet for catalog differences."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = f"{ev.year} 评估"
+    ws.append(EVALUATION_COLUMNS)
+    for r in [*ev.rows, ev.totals]:
+        ws.append([r.item_code, _safe(r.item_name), r.handling_zone, r.receiving_zone, r.received, r.decided,
+                   r.on_time, r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
+                   _safe(reasons(r.supplement_reasons)), r.return_rate, _safe(reasons(r.return_reasons))])
+    for row in ws.iter_rows(min_row=2):
+        for idx in (8, 11, 13):  # rates, 0-based
+            row[idx].number_format = "0.0%"
+        row[9].number_format = "0.0"
+    last = ws.max_row
+    for cell in ws[last]:
+        cell.font = Font(bold=True)
+    _style_header(ws, len(EVALUATION_COLUMNS))
+    _widths(ws, [10, 22, 11, 11, 8, 8, 8, 8, 10, 12, 10, 10, 36, 10, 36])
+    ws.append([])
+    ws.append([evaluation_title(ev), f"生成于 generated {_local(ev.generated_at, tz)}"])
+
+    ds = wb.create_sheet("同事同标差异")
+    ds.append(["事项编码 item", "不一致项 field", "各辖区取值 values per zone", "说明 detail"])
+    for d in ev.disagreements:
+        ds.append([d.code, d.field, "；".join(f"{z}: {v}" for z, v in d.values.items()), d.detail])
+    _style_header(ds, 4)
+    _widths(ds, [10, 16, 70, 50])
+    return _xlsx_bytes(wb)
+
+
+def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
+    """A4 landscape, the CJK font embedded (a report travels to the other zone's lead office)."""
+    font = find_cjk_font()
+    base = ParagraphStyle("ev", fontName=font.name, fontSize=7.5, leading=9.5, wordWrap="CJK")
+    title = ParagraphStyle("ev-title", parent=base, fontSize=15, leading=20)
+    note = ParagraphStyle("ev-note", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#444444"))
+    heading = ParagraphStyle("ev-h", parent=base, fontSize=11, leading=15, spaceBefore=6, spaceAfter=3)
+
+    def p(text: str, style: ParagraphStyle = base) -> Paragraph:
+        return Paragraph(escape(text), style)
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=10 * mm, rightMargin=10 * mm,
+                            topMargin=12 * mm, bottomMargin=12 * mm, title=evaluation_title(ev),
+                            author="tongban 通办")
+    story: list[object] = [
+        p(evaluation_title(ev), title),
+        p(f"生成于 generated {_local(ev.generated_at, tz)}（{tz}）。口径：{ev.year} 年内收件的办件；"
+          "按时 = 作出决定的时间不晚于承诺办结时间（已按补正等暂停顺延）；"
+          "已过承诺时间仍未决定的计为超期；暂停中、未到期及不予收件/撤回的不计入。"
+          "平均用时 = 收件次日起至决定日的工作日数减去暂停的工作日数。补正率、退回率以收件数为分母。", note),
+        Spacer(1, 3 * mm),
+    ]
+    header = [p(c) for c in EVALUATION_COLUMNS]
+    body = [[p(c) for c in evaluation_cells(r)] for r in [*ev.rows, ev.totals]]
+    widths = [16, 30, 17, 17, 11, 11, 11, 11, 15, 16, 14, 15, 40, 15, 38]
+    table = Table([header, *body], colWidths=[w * mm * 0.96 for w in widths], repeatRows=1)
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE7F3")),
+        ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#F2F2F2")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    story.append(table if ev.rows else p("本年度无办件 no cases received in this year.", note))
+    story.append(p("同事同标事项差异 catalog disagreements between zones", heading))
+    if ev.disagreements:
+        drows = [[p("事项编码"), p("不一致项"), p("各辖区取值"), p("说明")]] + [
+            [p(d.code), p(d.field), p("；".join(f"{z}: {v}" for z, v in d.values.items())), p(d.detail)]
+            for d in ev.disagreements]
+        dt = Table(drows, colWidths=[22 * mm, 25 * mm, 140 * mm, 85 * mm], repeatRows=1)
+        dt.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE7F3")),
+                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story.append(dt)
+    else:
+        story.append(p("无 none.", note))
+    doc.build(story)  # type: ignore[arg-type]
+    return buf.getvalue()
