@@ -40,7 +40,7 @@ from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
 from storage.case.models import Case
 from storage.catalog.models import Item
-from storage.sla.models import CasePause
+from storage.sla.models import Alert, CasePause, Delivery
 from storage.zone.models import Zone
 
 #: How a supplement notice names a material's problem, in reports.
@@ -440,3 +440,45 @@ def _supplement_materials_stmt(dialect: str, cohort: list[ColumnElement[bool]]) 
             .select_from(Case).join(AuditEvent, AuditEvent.case_id == Case.id).join(elems, true())
             .where(*cohort, AuditEvent.event == "request_supplement")
             .group_by(Case.item_id, Case.receiving_zone_id, name, problem))
+
+
+# --- the alert log (预警记录) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert a zone received, with how its messages fared (通知台账)."""
+
+    raised_at: datetime
+    case_no: str
+    step: str
+    level: str
+    side: str
+    due_at: datetime
+    #: delivery status → number of recipients in it (``sent``, ``pending``, ``sending``, ``failed``)
+    deliveries: dict[str, int]
+    last_error: str | None
+
+
+def alert_log(*, db_session: Session, zone_id: int, limit: int = 50) -> list[AlertLine]:
+    """The zone's latest alerts, newest first, each with its deliveries counted by status in SQL."""
+    alerts = db_session.execute(
+        select(Alert.id, Alert.raised_at, Alert.case_no, Alert.step, Alert.level, Alert.side, Alert.due_at)
+        .where(Alert.zone_id == zone_id).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)).all()
+    ids = [a.id for a in alerts]
+    status: dict[int, dict[str, int]] = defaultdict(dict)
+    errors: dict[int, str] = {}
+    if ids:
+        for alert_id, st, n in db_session.execute(
+                select(Delivery.alert_id, Delivery.status, func.count()).where(Delivery.alert_id.in_(ids))
+                .group_by(Delivery.alert_id, Delivery.status)):
+            if alert_id is not None:
+                status[alert_id][st] = int(n)
+        for alert_id, err in db_session.execute(
+                select(Delivery.alert_id, Delivery.last_error)
+                .where(Delivery.alert_id.in_(ids), Delivery.last_error.is_not(None))
+                .order_by(Delivery.id)):
+            if alert_id is not None and err:
+                errors[alert_id] = err
+    return [AlertLine(a.raised_at, a.case_no, a.step, a.level, a.side, a.due_at, status.get(a.id, {}),
+                      errors.get(a.id)) for a in alerts]

@@ -362,3 +362,21 @@ def test_supervisor_of_the_handling_zone_reassigns_with_an_audit_event(story: St
                                                                             "bj_supervisor")
         assert last.payload == {"from": None, "to": "bj_reviewer2", "reason": "休假 on leave"}
         assert audit.verify_chain(db_session=s, case_id=case.id, case_no=g) == []
+
+
+def test_alert_log_shows_each_alert_with_its_delivery_status(story: Story) -> None:
+    from notifications.routes import Routes
+    from states.sla.sweep import raise_due_alerts
+
+    routes = Routes(zones={"*": {"supervisor": ("users",)}})  # supervisors hear of everything, by e-mail
+    with transaction(story.runtime.session_factory) as s:
+        raise_due_alerts(db_session=s, clock=story.runtime.clock, routes=routes, now=NOW, base_url="http://x")
+    with transaction(story.runtime.session_factory) as s:
+        bj = reports.alert_log(db_session=s, zone_id=story.bj)
+        tj = reports.alert_log(db_session=s, zone_id=story.tj)
+    e = story.cases["E"]
+    # E's pre-check was due Wed 11-25: Beijing (receiving) and Tianjin (handling) each hear it is overdue.
+    assert ("precheck", "overdue", "receiving") in {(a.step, a.level, a.side) for a in bj if a.case_no == e}
+    assert ("precheck", "overdue", "handling") in {(a.step, a.level, a.side) for a in tj if a.case_no == e}
+    assert all(a.deliveries == {"pending": 1} for a in bj)  # one supervisor per zone, nothing sent yet
+    assert [a.raised_at for a in bj] == sorted((a.raised_at for a in bj), reverse=True)
