@@ -1,4 +1,4 @@
-"""The FastAPI application: REST API under /api/v1 and (later) the server-rendered UI."""
+"""The FastAPI application: REST API under /api/v1 and the server-rendered UI under /ui."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import text
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
+from web import ui
 from web.api import cases, catalog, errors
 
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(cases.router)
+    ui.install(app)  # after errors.install: UI error pages delegate to the JSON handlers outside /ui
     app.include_router(catalog.router)
 
     @app.get("/healthz", tags=["ops"])

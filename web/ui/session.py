@@ -1,0 +1,175 @@
+"""Browser sessions: a signed cookie (itsdangerous), the logged-in actor, and CSRF protection.
+
+The cookie holds only the user id, a per-session CSRF token and one-shot flash messages, signed
+with ``Settings.secret_key``; the user row is re-read on every request, so a deactivated user or a
+changed role takes effect at once. The middleware sets ``request.state.actor`` (the same
+:class:`~states.transition.rules.Actor` a bearer token yields), so ``web.auth.current_actor`` works
+for the API when the browser calls it.
+
+CSRF: every UI form carries ``csrf_token`` (checked by :func:`web.ui.deps.checked_form`). An API
+request that is authenticated by the cookie and is not a safe method must send the same token in
+the ``X-CSRF-Token`` header, otherwise it is refused with 403 before it reaches a route. Bearer
+requests are not affected (a browser never adds that header on its own).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from states.runtime import Runtime
+from states.transition.rules import Actor
+from storage.db import transaction
+from storage.user.models import User
+
+COOKIE = "tongban_session"
+LANG_COOKIE = "lang"
+#: A signed session older than this is ignored (the user signs in again).
+MAX_AGE_SECONDS = 12 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_HEADER = "x-csrf-token"
+
+
+class Session(dict[str, Any]):
+    """The cookie's content; remembers whether it changed so the cookie is re-sent only then."""
+
+    modified: bool = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            self.modified = True
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    @property
+    def csrf(self) -> str:
+        return str(self.get("csrf", ""))
+
+    def rotate(self, user_id: int | None) -> None:
+        """A new session at sign-in and sign-out: a fresh CSRF token, no fixation."""
+        lang = self.get("lang")
+        self.clear()
+        self["csrf"] = secrets.token_urlsafe(24)
+        if user_id is not None:
+            self["uid"] = user_id
+        if lang:
+            self["lang"] = lang
+
+    def flash(self, kind: str, message: str) -> None:
+        """A message for the next page (``ok``, ``error``, ``info``)."""
+        self["flash"] = [*self.get("flash", []), [kind, message]]
+
+    def take_flashes(self) -> list[tuple[str, str]]:
+        return [(k, m) for k, m in self.pop("flash", [])]
+
+
+@dataclass(frozen=True)
+class UiUser:
+    """Who is signed in, as pages show it."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    zone_id: int
+    zone_code: str
+    zone_name: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(username=self.username, role=self.role, zone_id=self.zone_id, user_id=self.id)
+
+
+def csrf_ok(session: Session, token: str | None) -> bool:
+    return bool(token) and bool(session.csrf) and hmac.compare_digest(str(token), session.csrf)
+
+
+class SessionMiddleware:
+    """Pure ASGI (no body buffering, so streamed uploads stay streamed)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.serializer = URLSafeTimedSerializer(runtime.settings.secret_key, salt="tongban.session")
+
+    def _load(self, raw: str | None) -> Session:
+        session = Session()
+        if raw:
+            try:
+                data = self.serializer.loads(raw, max_age=MAX_AGE_SECONDS)
+                if isinstance(data, dict):
+                    dict.update(session, data)
+            except BadSignature:
+                pass
+        if not session.csrf:
+            session["csrf"] = secrets.token_urlsafe(24)
+        return session
+
+    def _user(self, user_id: int) -> UiUser | None:
+        with transaction(self.runtime.session_factory) as s:
+            user = s.get(User, user_id)
+            if user is None or not user.active:
+                return None
+            return UiUser(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                          zone_id=user.zone_id, zone_code=user.zone.code, zone_name=user.zone.name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        path: str = scope["path"]
+        if path.startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        session = self._load(conn.cookies.get(COOKIE))
+        state = scope.setdefault("state", {})
+        state["session"] = session
+        bearer = conn.headers.get("authorization", "").lower().startswith("bearer ")
+        uid = session.get("uid")
+        if isinstance(uid, int) and not bearer:
+            user = await run_in_threadpool(self._user, uid)
+            if user is None:
+                session.rotate(None)
+            else:
+                state["user"] = user
+                state["actor"] = user.actor
+                if (path.startswith("/api/") and scope["method"] not in SAFE_METHODS
+                        and not csrf_ok(session, conn.headers.get(CSRF_HEADER))):
+                    await _refuse_csrf(send)
+                    return
+        secure = scope.get("scheme") == "https"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and session.modified and not bearer:
+                headers = MutableHeaders(scope=message)
+                value = self.serializer.dumps(dict(session))
+                cookie = f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"
+                headers.append("set-cookie", cookie + ("; Secure" if secure else ""))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _refuse_csrf(send: Send) -> None:
+    body = json.dumps({"error": "csrf", "message": "a request signed in by cookie must send the X-CSRF-Token "
+                       "header with the session's token (or use a bearer token)"}).encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

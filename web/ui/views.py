@@ -1,0 +1,50 @@
+"""Presentation helpers shared by the pages: local times, time left in colour, small labels.
+
+No business rules here: deadlines come from the case (the SLA clock computed them); this only says
+how much working time is left, for colour and words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from states.calendar import UnknownYearError, WorkCalendar
+
+
+def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as the clerk reads it (Asia/Shanghai by default)."""
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def deadline_status(*, due: datetime | None, now: datetime, calendar: WorkCalendar, tz: str,
+                    t: Callable[..., str], closed: bool = False) -> tuple[str, str]:
+    """``(css class, words)``: ``ok``, ``warning`` (at most one working day left) or ``overdue``."""
+    if due is None or closed:
+        return "none", t("time.none")
+    zone = ZoneInfo(tz)
+    if due < now:
+        try:
+            days = calendar.workdays_between(due.astimezone(zone).date(), now.astimezone(zone).date())
+        except UnknownYearError:
+            days = 0
+        return "overdue", (t("time.overdue", n=days) if days > 0 else t("time.overdue_today"))
+    try:
+        days = calendar.workdays_between(now.astimezone(zone).date(), due.astimezone(zone).date())
+    except UnknownYearError:
+        days = (due - now).days
+    if days <= 0:
+        return "warning", t("time.due_today", time=local_time(due, tz, "%H:%M"))
+    return ("warning" if days <= 1 else "ok"), t("time.left", n=days)
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
