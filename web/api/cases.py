@@ -88,7 +88,7 @@ async def receive_case(request: Request, actor: ActorDep,
 def _case_out(runtime: Runtime, actor: Actor, case_no: str) -> schemas.CaseOut:
     with transaction(runtime.session_factory) as s:
         case = _visible_case(runtime, s, actor, case_no)
-        return schemas.case_out(case, runtime.now(), transitions.events_for(actor, case))
+        return schemas.case_out(case, runtime.now(), transitions.events_for(actor, case), runtime.clock)
 
 
 @router.get("/cases/{case_no}", response_model=schemas.CaseOut)

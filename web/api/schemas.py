@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from states.calendar import UnknownYearError
 from states.identifiers import mask_id, mask_phone
 from states.lifecycle import STATE_LABELS
+from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
 
@@ -43,6 +45,15 @@ class ShipmentOut(BaseModel):
     delivered_at: datetime | None
 
 
+class PauseOut(BaseModel):
+    """暂停计时: why the overall clock stood still, and how far it moved the deadline."""
+
+    reason: str
+    started_at: datetime
+    ended_at: datetime | None
+    workdays: int | None
+
+
 class CaseSummary(BaseModel):
     case_no: str
     state: str
@@ -74,6 +85,11 @@ class CaseOut(CaseSummary):
     files: list[FileOut]
     shipments: list[ShipmentOut]
     allowed_events: list[str]
+    # --- the overall clock (承诺时限), computed by the server in working days
+    time_used_workdays: int | None = None
+    time_left_workdays: int | None = None
+    paused_workdays: int = 0
+    pauses: list[PauseOut] = []
 
 
 class AuditOut(BaseModel):
@@ -105,7 +121,18 @@ def file_out(f: StoredFile) -> FileOut:
                    page_count=f.page_count, zone=f.zone_code, material_id=f.material_id, created_at=f.created_at)
 
 
-def case_out(case: Case, now: datetime, allowed: list[str]) -> CaseOut:
+def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None = None) -> CaseOut:
+    clock_fields: dict[str, Any] = {}
+    if clock is not None:
+        clock_fields["pauses"] = [PauseOut(reason=p.reason, started_at=p.started_at, ended_at=p.ended_at,
+                                           workdays=p.workdays) for p in case.pauses]  # type: ignore[attr-defined]
+        try:
+            standing = clock.standing(case, now)
+        except UnknownYearError:
+            pass  # a year the calendar does not know yet: show no count rather than a guess
+        else:
+            clock_fields.update(time_used_workdays=standing.used_workdays,
+                                time_left_workdays=standing.left_workdays, paused_workdays=standing.paused_workdays)
     return CaseOut(
         **summary(case, now), applicant_kind=case.applicant.kind, applicant_phone=mask_phone(case.applicant.phone),
         delivery_method=case.delivery_method, paused_since=case.paused_since, decided_at=case.decided_at,
@@ -115,7 +142,7 @@ def case_out(case: Case, now: datetime, allowed: list[str]) -> CaseOut:
         files=[file_out(f) for f in case.files],
         shipments=[ShipmentOut(direction=s.direction, carrier=s.carrier, tracking_no=s.tracking_no,
                                sent_at=s.sent_at, delivered_at=s.delivered_at) for s in case.shipments],
-        allowed_events=allowed,
+        allowed_events=allowed, **clock_fields,
     )
 
 
