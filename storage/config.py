@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     sla_escalation_workdays: int = 1
     #: Seconds between SLA sweeps run in-process (embedded mode).
     sla_sweep_interval: float = 60.0
+    #: Local time (HH:MM) after which embedded mode sends each zone's daily digest.
+    sla_digest_at: str = "08:30"
     #: Attempts per notification before it is marked failed (backoff doubles from one minute).
     notify_max_attempts: int = 5
     #: Language of notifications when a route names none: ``zh-CN`` or ``en``.

@@ -12,7 +12,7 @@ from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
 from web import ui
-from web.api import cases, catalog, errors
+from web.api import alerts, cases, catalog, errors
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -30,10 +30,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             flow_runtime.use(runtime)
             dispatcher = EmbeddedDispatcher(runtime)
             dispatcher.start()
+            from flows.sla import SlaSweeper  # the SLA sweep on a timer (distributed: a Prefect schedule)
+
+            sweeper = SlaSweeper(runtime)
+            sweeper.start()
         try:
             yield
         finally:
             if dispatcher is not None:
+                sweeper.stop()
                 dispatcher.stop()
                 dispatcher.join(timeout=30)
 
@@ -44,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(cases.router)
     ui.install(app)  # after errors.install: UI error pages delegate to the JSON handlers outside /ui
     app.include_router(catalog.router)
+    app.include_router(alerts.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, object]:

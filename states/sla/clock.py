@@ -30,7 +30,7 @@ from sqlalchemy.orm import object_session
 
 from states.calendar import WorkCalendar
 from storage.case.models import Case
-from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause
+from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause, deadlines_of, pauses_of
 
 #: The step a case is in while in each state; ``None`` means no step clock runs.
 STEP_OF_STATE: dict[str, str | None] = {
@@ -170,19 +170,19 @@ class Clock:
         if case.state == "prechecked":
             posted = [s for s in case.shipments if s.direction == "originals" and s.delivered_at is None]
             if posted and not self._open(case, "originals_in_post"):
-                case.pauses.append(CasePause(reason="originals_in_post", started_at=min(s.sent_at for s in posted)))
+                pauses_of(case).append(CasePause(reason="originals_in_post", started_at=min(s.sent_at for s in posted)))
                 touched = True
         if case.state in PAUSED_STATES and (case.paused_since is None
                                             or not self._open(case, "awaiting_supplement")):
-            case.pauses.append(CasePause(reason="awaiting_supplement", started_at=now))
+            pauses_of(case).append(CasePause(reason="awaiting_supplement", started_at=now))
             touched = True
         if touched:
-            open_ = [p.started_at for p in case.pauses if p.ended_at is None]
+            open_ = [p.started_at for p in pauses_of(case) if p.ended_at is None]
             case.paused_since = min(open_) if open_ else None
 
     @staticmethod
     def _open(case: Case, reason: str) -> CasePause | None:
-        return next((p for p in case.pauses if p.reason == reason and p.ended_at is None), None)
+        return next((p for p in pauses_of(case) if p.reason == reason and p.ended_at is None), None)
 
     def _end_pause(self, case: Case, reason: str, now: datetime) -> bool:
         """End the open pause of ``reason`` and move the overall deadline by its working days."""
@@ -193,7 +193,7 @@ class Clock:
         pause.workdays = max(0, self.calendar.workdays_between(self.local_day(pause.started_at),
                                                                self.local_day(now)))
         if case.due_at is not None and case.decided_at is None:
-            paused = sum(p.workdays or 0 for p in case.pauses if p.ended_at is not None)
+            paused = sum((p.workdays or 0) for p in pauses_of(case) if p.ended_at is not None)
             case.due_at = self.planned_end(case.received_at, case.item.promised_days, paused)
         return True
 
@@ -201,7 +201,7 @@ class Clock:
 
     def _watch(self, case: Case, now: datetime) -> None:
         """Keep ``case_deadlines`` in step with the case: one overall row, one row per step visit."""
-        rows = case.deadlines
+        rows = deadlines_of(case)
         running = not case.closed and case.decided_at is None and case.due_at is not None
         overall = next((d for d in rows if d.step == OVERALL), None)
         if overall is None and running:
@@ -268,7 +268,7 @@ class Clock:
 
     def standing(self, case: Case, now: datetime) -> Standing:
         """Time used and left in working days, for the case view and reports."""
-        finished = sum(p.workdays or 0 for p in case.pauses if p.ended_at is not None)
+        finished = sum((p.workdays or 0) for p in pauses_of(case) if p.ended_at is not None)
         end = case.decided_at or case.closed_at or now
         end_day = self.local_day(end)
         open_days = 0

@@ -30,6 +30,7 @@ from storage.case.models import Case
 from storage.db import transaction
 from storage.sla.models import Alert, CaseDeadline
 from storage.user.models import User
+from storage.zone.models import Zone
 
 log = logging.getLogger("tongban.sla")
 
@@ -52,7 +53,7 @@ class SweepReport:
 
 
 @dataclass
-class _Recipients:
+class Recipients:
     """Who a zone's routes name for a level, with ``users`` expanded once per sweep batch."""
 
     db_session: Session
@@ -96,7 +97,7 @@ def raise_due_alerts(*, db_session: Session, clock: Clock, routes: Routes, now: 
         return report
     cases = {c.id: c for c in db_session.scalars(
         select(Case).where(Case.id.in_({d.case_id for d in due})).options(joinedload(Case.item))).unique()}
-    people = _Recipients(db_session, routes)
+    people = Recipients(db_session, routes)
     insert = _insert(db_session)
     for d in due:
         report.deadlines += 1
@@ -156,7 +157,7 @@ def _unknown_year(report: SweepReport, case: Case, d: CaseDeadline, exc: Unknown
     d.next_alert_at = now + timedelta(days=1) if d.next_level else None
 
 
-def _sides(case: Case) -> list[tuple[object, str]]:
+def _sides(case: Case) -> list[tuple[Zone, str]]:
     if case.receiving_zone_id == case.handling_zone_id:
         return [(case.receiving_zone, "both")]
     return [(case.receiving_zone, "receiving"), (case.handling_zone, "handling")]

@@ -128,3 +128,13 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def pauses_of(case: Case) -> list[CasePause]:
+    """The case's pause history: the ``Case.pauses`` backref, typed for callers."""
+    return case.pauses  # type: ignore[attr-defined,no-any-return]
+
+
+def deadlines_of(case: Case) -> list[CaseDeadline]:
+    """The case's watched deadlines: the ``Case.deadlines`` backref, typed for callers."""
+    return case.deadlines  # type: ignore[attr-defined,no-any-return]

@@ -13,6 +13,7 @@ from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
+from storage.sla.models import pauses_of
 
 
 class FileOut(BaseModel):
@@ -125,7 +126,7 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
     clock_fields: dict[str, Any] = {}
     if clock is not None:
         clock_fields["pauses"] = [PauseOut(reason=p.reason, started_at=p.started_at, ended_at=p.ended_at,
-                                           workdays=p.workdays) for p in case.pauses]  # type: ignore[attr-defined]
+                                           workdays=p.workdays) for p in pauses_of(case)]
         try:
             standing = clock.standing(case, now)
         except UnknownYearError:
