@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from states.calendar.cli import calendar_app
+from states.sla.cli import sla_app
 from storage.config import Settings
 
 app = typer.Typer(help="tongban 通办 — cross-zone proxy receipt and forwarding (跨省通办 · 代收代办)",
@@ -24,6 +25,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(user_app, name="user")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(sla_app, name="sla")
 
 
 def fail(message: str) -> typer.Exit:
