@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -50,7 +50,9 @@ class Runtime:
 
     @cached_property
     def clock(self) -> Clock:
-        return Clock(self.calendar, tz=self.settings.timezone, warning_workdays=self.settings.sla_warning_workdays,
+        return Clock(self.calendar, tz=self.settings.timezone,
+                     close=time.fromisoformat(self.settings.close_of_business),
+                     warning_workdays=self.settings.sla_warning_workdays,
                      escalation_workdays=self.settings.sla_escalation_workdays)
 
     def now(self) -> datetime:

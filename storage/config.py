@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     notification_routes: Path | None = None
     #: Public base URL used in links inside notifications.
     base_url: str = "http://127.0.0.1:8000"
+    #: Close of business (local HH:MM): a time limit ends at this time of its last working day.
+    close_of_business: str = "17:30"
     #: SLA alerts: warn this many working days before a deadline, escalate this many after it.
     sla_warning_workdays: int = 1
     sla_escalation_workdays: int = 1

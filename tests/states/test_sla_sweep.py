@@ -108,3 +108,20 @@ def test_a_returned_case_is_watched_again_when_it_re_enters_the_step(tb: Tongban
     assert levels(tb, case_no, "precheck", visit=1) == Counter({("warning", z): 1 for z in BOTH})
     visits = [(d.step, d.visit, d.active) for d in deadlines(tb, case_no) if d.step == "precheck"]
     assert visits == [("precheck", 1, False), ("precheck", 2, True)]
+
+
+def test_a_paused_case_raises_no_overall_alert_until_its_moved_deadline(tb: Tongban) -> None:
+    case_no = received(tb, "2026-11-24 10:00")  # promised by Friday 27 Nov 17:30
+    material = tb.client.get(f"/api/v1/cases/{case_no}", headers=tb.h("bj_clerk")).json()["materials"][0]["id"]
+    act(tb, "bj_clerk", case_no, "request_supplement", at="2026-11-24 11:00",
+        materials=[{"material_id": material, "problem": "missing"}])
+    sweep(tb, "2026-11-30 18:00")  # long past the original deadline, but the applicant had the turn
+    assert levels(tb, case_no, "overall") == Counter()
+
+    act(tb, "bj_clerk", case_no, "supplement", at="2026-12-01 09:00")  # paused Wed..Tue: 5 working days
+    overall = next(d for d in deadlines(tb, case_no) if d.step == "overall")
+    assert overall.due_at == local("2026-12-04 17:30")
+    sweep(tb, "2026-12-03 17:29")
+    assert levels(tb, case_no, "overall") == Counter()
+    sweep(tb, "2026-12-03 17:31")  # one working day before the moved deadline
+    assert levels(tb, case_no, "overall") == Counter({("warning", z): 1 for z in BOTH})
