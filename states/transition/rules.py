@@ -69,9 +69,10 @@ def may_send(actor: Actor, case: Case, event: str) -> bool:
         return actor.zone_id == case.receiving_zone_id
     if rule.side == "handling":
         return actor.zone_id == case.handling_zone_id
-    # mail_side: the item names which side mails the result and confirms delivery; the
-    # receiving window always hands over pickups, so it may confirm those too.
-    mailing_zone = case.handling_zone_id if case.item.mail_side == "handling" else case.receiving_zone_id
     if event == "deliver" and case.state == "awaiting_pickup":
-        mailing_zone = case.receiving_zone_id
+        # 领取: the applicant collects the result at the receiving window, from its clerk (DESIGN §2:
+        # deliver is the clerk's or the courier's confirmation; no reviewer stands at the counter).
+        return actor.role == "clerk" and actor.zone_id == case.receiving_zone_id
+    # mail_side: the item names which side mails the result and confirms its delivery.
+    mailing_zone = case.handling_zone_id if case.item.mail_side == "handling" else case.receiving_zone_id
     return actor.zone_id == mailing_zone
