@@ -12,11 +12,11 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, task
-from sqlalchemy.exc import OperationalError
 
+from flows.checkpoints import checkpoint
+from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TRANSIENT, transient_only
 from flows.runtime import current
 from states import documents
 from states.runtime import Runtime
@@ -24,21 +24,10 @@ from states.transition import service as transitions
 from states.transition.rules import SYSTEM
 from storage.case.models import StoredFile
 from storage.db import transaction
-from storage.objects.base import IntegrityError, ObjectStoreUnavailable
+from storage.objects.base import IntegrityError
 from storage.pdf import build_packet, normalize_upload
 
-TRANSIENT = (ObjectStoreUnavailable, OperationalError, ConnectionError, TimeoutError)
-
-
-def _transient_only(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry outages; a hash that no longer matches is permanent and must fail at once."""
-    try:
-        state.result()
-    except TRANSIENT:
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-    return False
+__all__ = ["TRANSIENT", "forward_case", "forward_plain"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +93,7 @@ def verify_sources(runtime: Runtime, p: ForwardPlan) -> None:
 
 def copy_files(runtime: Runtime, p: ForwardPlan) -> None:
     """Copy each file into the handling zone's area; the store verifies the hash at the destination."""
+    checkpoint("forward.before_copy", case_no=p.case_no)
     for f in p.files:
         runtime.store.copy(f.object_key, p.copy_key(f), expected_sha256=f.sha256)
 
@@ -149,12 +139,18 @@ def verify_copies(runtime: Runtime, p: ForwardPlan) -> None:
 def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int, str, int]) -> bool:
     """Rows for the copies and the packet, and the ``forward`` transition, in ONE transaction."""
     packet_sha, packet_size, pages, man_sha, man_size = packet
+    checkpoint("forward.before_record", case_no=p.case_no)
     with transaction(runtime.session_factory) as s:
         case = transitions.get_case(db_session=s, case_no=p.case_no, for_update=True)
         if case.state != "prechecked":
             return False  # another run got there first
         zone = p.handling_zone
+        # A case forwarded again (returned, supplemented) keeps the copies it already has: same
+        # source file, same key, same bytes. Only new files get a row.
+        copied = {f.object_key for f in case.files if f.purpose == "copy"}
         for f in p.files:
+            if p.copy_key(f) in copied:
+                continue
             case.files.append(StoredFile(purpose="copy", zone_code=zone, filename=f.filename, kind=f.kind,
                                          size=f.size, sha256=f.sha256, page_count=f.page_count,
                                          object_key=p.copy_key(f), source_id=f.id, created_by="system"))
@@ -165,6 +161,7 @@ def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int
                                      kind="json", size=man_size, sha256=man_sha, object_key=p.manifest_key,
                                      created_by="system"))
         s.flush()
+        checkpoint("forward.recording", case_no=p.case_no, db_session=s)
         transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event="forward", version=None,
                                 payload={"packet_sha256": packet_sha, "manifest_sha256": man_sha,
                                          "files": len(p.files), "pages": pages},
@@ -186,32 +183,32 @@ def forward_plain(runtime: Runtime, case_no: str) -> bool:
 
 # --- the Prefect flow: the same steps as tasks, retries declared next to them --------------------
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def plan_task(case_no: str) -> ForwardPlan | None:
     return plan(current(), case_no)
 
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def verify_sources_task(p: ForwardPlan) -> None:
     verify_sources(current(), p)
 
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def copy_files_task(p: ForwardPlan) -> None:
     copy_files(current(), p)
 
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def build_packet_task(p: ForwardPlan) -> tuple[str, int, int, str, int]:
     return build_and_store_packet(current(), p)
 
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def verify_copies_task(p: ForwardPlan) -> None:
     verify_copies(current(), p)
 
 
-@task(retries=4, retry_delay_seconds=[1, 2, 5, 10], retry_condition_fn=_transient_only)
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def record_forward_task(p: ForwardPlan, packet: tuple[str, int, int, str, int]) -> bool:
     return record_forward(current(), p, packet)
 

@@ -75,6 +75,18 @@ def pg_database_url(pg_server_url: str) -> Iterator[str]:
         yield url
 
 
+# -- Prefect ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (flows are real Prefect flow runs)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 # -- hooks ----------------------------------------------------------------------------------------
 
 

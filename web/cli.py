@@ -150,6 +150,99 @@ def verify(case_no: str) -> None:
         raise typer.Exit(2)
 
 
+shipment_app = typer.Typer(help="Result shipments in the post (结果寄递).", no_args_is_help=True)
+app.add_typer(shipment_app, name="shipment")
+
+
+@shipment_app.command("delivered")
+def shipment_delivered(
+    tracking_no: Annotated[str, typer.Argument(help="UPU S10 tracking number, e.g. RR473124829GB")],
+    case: Annotated[str | None, typer.Option("--case", help="the case, when a number is on several")] = None,
+    at: Annotated[str | None, typer.Option(help="when the carrier delivered (ISO 8601; default now)")] = None,
+    by: Annotated[str, typer.Option(help="who confirms (courier desk, carrier feed)")] = "courier desk",
+) -> None:
+    """妥投确认: the carrier confirmed delivery; the mail-back flow then closes the case (办结)."""
+    from datetime import datetime
+
+    from flows.mailback import ConfirmationError, record_carrier_confirmation
+    from storage.db import transaction
+
+    rt = _runtime()
+    now = rt.now()
+    try:
+        when = datetime.fromisoformat(at) if at else now
+    except ValueError as exc:
+        raise fail(f"--at {at!r} is not an ISO 8601 time: {exc}") from exc
+    if when.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        when = when.replace(tzinfo=ZoneInfo(rt.settings.timezone))
+    try:
+        with transaction(rt.session_factory) as s:
+            case_no = record_carrier_confirmation(db_session=s, tracking_no=tracking_no, confirmed_at=when,
+                                                  confirmed_by=by, now=now, case_no=case)
+    except ConfirmationError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"{case_no}: delivery of {tracking_no.upper()} confirmed; the case closes when the mail-back flow runs")
+
+
+@app.command("dispatch")
+def dispatch(
+    once: Annotated[bool, typer.Option("--once", help="one round, then exit")] = False,
+    workers: Annotated[int, typer.Option(help="dispatch loops in this process")] = 2,
+    interval: Annotated[float, typer.Option(help="seconds between rounds when idle")] = 2.0,
+) -> None:
+    """Hand outbox jobs to Prefect deployments (distributed) or run them here (embedded); mark them done."""
+    import signal
+
+    from flows import runtime as flow_runtime
+    from flows.dispatch import Dispatcher, dispatch_once
+
+    rt = _runtime()
+    flow_runtime.use(rt)
+    mode = rt.settings.mode
+    if once:
+        done = dispatch_once(rt)
+        typer.echo(f"{done} outbox jobs finished (mode: {mode})")
+        return
+    loops = [Dispatcher(rt, interval=interval, periodic=(mode == "embedded" and i == 0), name=f"dispatcher-{i}")
+             for i in range(max(1, workers))]
+
+    def stop(*_: object) -> None:
+        for loop in loops:
+            loop.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    typer.echo(f"tongban dispatcher: {len(loops)} loops, mode {mode}; Ctrl-C or SIGTERM to stop")
+    for loop in loops:
+        loop.start()
+    for loop in loops:
+        while loop.is_alive():
+            loop.join(timeout=1)
+    rt.dispose()
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    stuck_after: Annotated[float, typer.Option(help="minutes in an automated step before it counts as stuck")] = 15,
+    orphan_age: Annotated[float, typer.Option(help="minutes before an unreferenced upload is removed")] = 60,
+) -> None:
+    """对账 once: redo failed/stuck automated steps, remove uploads an interrupted receipt left behind."""
+    from flows.reconcile import reconcile_plain
+
+    rt = _runtime()
+    report = reconcile_plain(rt, stuck_after_minutes=stuck_after, orphan_age_minutes=orphan_age)
+    for line in report.redispatched:
+        typer.echo(f"re-dispatched   {line}")
+    for line in report.needs_attention:
+        typer.echo(f"NEEDS ATTENTION {line}")
+    for key in report.orphans_deleted:
+        typer.echo(f"orphan removed  {key}")
+    typer.echo(f"{len(report.redispatched)} re-dispatched, {len(report.needs_attention)} need attention, "
+               f"{len(report.orphans_deleted)} orphans removed")
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000,
           demo: Annotated[bool, typer.Option(help="Seed the demo zones, catalog and accounts first.")] = True,

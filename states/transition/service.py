@@ -262,4 +262,9 @@ _EFFECTS: dict[str, Effect] = {
 #: Outbox jobs each event causes; the flows in flows/ do them.
 _JOBS: dict[str, tuple[str, ...]] = {
     "precheck_pass": ("forward",),
+    # mail-back (flows/mailback.py): result copies and notices to the applicant's side
+    "approve": ("mailback",),
+    "deny": ("mailback",),
+    "mail_result": ("mailback",),
+    "ready_for_pickup": ("mailback",),
 }

@@ -10,15 +10,6 @@ from tests.app_harness import Tongban, start
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (flows are real Prefect flow runs)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="session")
 def tb_sqlite_fs(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Tongban]:
     home = tmp_path_factory.mktemp("tongban-sqlite")
     yield from start(home, f"sqlite:///{home / 'tongban.db'}", f"file://{home / 'objects'}")

@@ -1,0 +1,267 @@
+"""Mail-back (结果送达): the decision goes back to the applicant's side and, by post, to the applicant.
+
+The flow is driven by the case's state, so every run — first, rerun, or re-dispatched by the
+reconciler — does only what is still missing:
+
+- **approved / denied** (准予 / 不予许可): the result documents the handling zone uploaded are copied
+  into the receiving zone's area (``<receiving>/cases/<case_no>/result/…``), verified by SHA-256 there,
+  recorded as ``copy`` rows with an audit event, and the receiving side is notified (``result_decided``);
+- **mailed** (已寄出 — the mailing side entered a tracking number: the ``mail_result`` event, through the
+  transition service, recorded the shipment): the receiving side is notified (``result_mailed``); once
+  the carrier has confirmed delivery, the flow sends ``deliver`` as SYSTEM and the case is closed (办结);
+- **awaiting_pickup** (待领取): the receiving side is notified (``result_ready_for_pickup``).
+
+Notifications are outbox jobs of kind ``notify`` written in the same transaction as the rows they
+announce (dedupe key per case, topic and version): exactly once, and delivered by whatever handles
+``notify`` (the notifications layer); until a handler is registered they wait, never lost.
+
+Delivery confirmation (妥投确认). There is no carrier API here: the courier desk (or a carrier
+integration later) runs ``tongban shipment delivered TRACKING_NO``, which records the confirmation on
+the shipment row and, in the same transaction, writes a ``mailback`` outbox job; this flow then sends
+``deliver``. A confirmation recorded while the dispatcher was away is found by the reconciler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.checkpoints import checkpoint
+from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
+from flows.runtime import current
+from states import identifiers
+from states.runtime import Runtime
+from states.transition import service as transitions
+from states.transition.rules import SYSTEM
+from storage.audit import service as audit
+from storage.case.models import Case, Shipment, StoredFile
+from storage.db import transaction
+from storage.outbox import service as outbox
+
+__all__ = ["ConfirmationError", "MailbackPlan", "mailback", "mailback_plain", "record_carrier_confirmation"]
+
+#: state → the notification the applicant's side gets in it.
+TOPICS = {
+    "approved": "result_decided",
+    "denied": "result_decided",
+    "mailed": "result_mailed",
+    "awaiting_pickup": "result_ready_for_pickup",
+}
+
+
+class ConfirmationError(ValueError):
+    """The courier desk's confirmation cannot be matched to exactly one shipment in the post."""
+
+
+@dataclass(frozen=True)
+class ResultDoc:
+    id: int
+    filename: str
+    kind: str
+    sha256: str
+    size: int
+    page_count: int
+    object_key: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    shipment_id: int
+    tracking_no: str
+    confirmed_at: str
+    confirmed_by: str
+
+
+@dataclass(frozen=True)
+class MailbackPlan:
+    case_no: str
+    state: str
+    version: int
+    receiving_zone: str
+    docs_to_copy: tuple[ResultDoc, ...]
+    confirmation: Confirmation | None
+
+    def copy_key(self, doc: ResultDoc) -> str:
+        return f"{self.receiving_zone}/cases/{self.case_no}/result/{doc.id}{Path(doc.filename).suffix.lower()}"
+
+
+def plan(runtime: Runtime, case_no: str) -> MailbackPlan | None:
+    """What is still to do; None when the case is not (or no longer) in a mail-back state."""
+    with transaction(runtime.session_factory) as s:
+        case = transitions.get_case(db_session=s, case_no=case_no)
+        if case.state not in TOPICS:
+            return None
+        return MailbackPlan(case_no=case.case_no, state=case.state, version=case.version,
+                            receiving_zone=case.receiving_zone.code, docs_to_copy=_missing_copies(case),
+                            confirmation=_confirmation(case))
+
+
+def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
+    """Result documents not yet at the receiving side (none when one zone both receives and decides)."""
+    if case.receiving_zone_id == case.handling_zone_id:
+        return ()
+    copied = {f.source_id for f in case.files if f.purpose == "copy" and f.zone_code == case.receiving_zone.code}
+    return tuple(ResultDoc(id=f.id, filename=f.filename, kind=f.kind, sha256=f.sha256, size=f.size,
+                           page_count=f.page_count, object_key=f.object_key)
+                 for f in case.files if f.purpose == "result" and f.id not in copied)
+
+
+def _confirmation(case: Case) -> Confirmation | None:
+    if case.state != "mailed":
+        return None
+    for sh in case.shipments:
+        if sh.direction == "result" and sh.delivered_at is None and sh.extra.get("carrier_confirmed_at"):
+            return Confirmation(shipment_id=sh.id, tracking_no=sh.tracking_no,
+                                confirmed_at=str(sh.extra["carrier_confirmed_at"]),
+                                confirmed_by=str(sh.extra.get("confirmed_by", "")))
+    return None
+
+
+def copy_results(runtime: Runtime, p: MailbackPlan) -> None:
+    """Copy each result document to the applicant's side; the store verifies the hash there."""
+    for doc in p.docs_to_copy:
+        runtime.store.copy(doc.object_key, p.copy_key(doc), expected_sha256=doc.sha256)
+
+
+def record(runtime: Runtime, p: MailbackPlan) -> bool:
+    """Copy rows, their audit event and the notification job in ONE transaction. False: nothing to do."""
+    checkpoint("mailback.before_record", case_no=p.case_no)
+    now = runtime.now()
+    with transaction(runtime.session_factory) as s:
+        case = transitions.get_case(db_session=s, case_no=p.case_no, for_update=True)
+        if case.state not in TOPICS:
+            return False
+        still_missing = {d.id for d in _missing_copies(case)}
+        added = []
+        for doc in p.docs_to_copy:
+            if doc.id not in still_missing:
+                continue  # another run recorded it first
+            row = StoredFile(purpose="copy", zone_code=p.receiving_zone, filename=doc.filename, kind=doc.kind,
+                             size=doc.size, sha256=doc.sha256, page_count=doc.page_count,
+                             object_key=p.copy_key(doc), source_id=doc.id, created_at=now, created_by="system")
+            case.files.append(row)
+            added.append(row)
+        s.flush()
+        if added:
+            audit.append(db_session=s, case_id=case.id, case_no=case.case_no, at=now, actor=SYSTEM.username,
+                         actor_role=SYSTEM.role, event="copy_result", from_state=case.state, to_state=case.state,
+                         version=case.version, payload={
+                             "zone": p.receiving_zone,
+                             "files": [{"id": r.id, "source_id": r.source_id, "sha256": r.sha256} for r in added]})
+        _notify(s, case, TOPICS[case.state], now)
+    return True
+
+
+def _notify(db_session: Session, case: Case, topic: str, now: datetime) -> None:
+    """One ``notify`` job per case, topic and version: reruns find it already written."""
+    payload: dict[str, Any] = {"case_no": case.case_no, "topic": topic, "to": "receiving",
+                               "zone": case.receiving_zone.code, "state": case.state, "version": case.version}
+    if case.state == "mailed":
+        latest = [sh for sh in case.shipments if sh.direction == "result"]
+        if latest:
+            payload.update(carrier=latest[-1].carrier, tracking_no=latest[-1].tracking_no)
+    outbox.enqueue(db_session=db_session, kind="notify", case_id=case.id, available_at=now,
+                   dedupe_key=f"notify:{topic}:{case.case_no}:v{case.version}", payload=payload)
+
+
+def confirm_delivery(runtime: Runtime, p: MailbackPlan) -> bool:
+    """The carrier confirmed: ``deliver`` as SYSTEM, through the transition service. False: nothing to do."""
+    if p.confirmation is None:
+        return False
+    c = p.confirmation
+    with transaction(runtime.session_factory) as s:
+        case = transitions.get_case(db_session=s, case_no=p.case_no, for_update=True)
+        if case.state != "mailed":
+            return False  # delivered meanwhile (a clerk, or another run)
+        transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event="deliver", version=None,
+                                # The deliver effect keeps the note: everything the confirmation said.
+                                payload={"note": f"carrier confirmed delivery of {c.tracking_no} at "
+                                                 f"{c.confirmed_at} ({c.confirmed_by})"},
+                                now=runtime.now(), clock=runtime.clock)
+    return True
+
+
+def mailback_plain(runtime: Runtime, case_no: str) -> str | None:
+    """The same steps without Prefect. Returns the state the case is left in (None: not ours)."""
+    p = plan(runtime, case_no)
+    if p is None:
+        return None
+    copy_results(runtime, p)
+    record(runtime, p)
+    return "closed" if confirm_delivery(runtime, p) else p.state
+
+
+# --- recording the courier desk's confirmation ---------------------------------------------------
+
+def record_carrier_confirmation(*, db_session: Session, tracking_no: str, confirmed_at: datetime,
+                                confirmed_by: str, now: datetime, case_no: str | None = None) -> str:
+    """妥投确认: mark the shipment confirmed and queue the ``mailback`` job that closes the case.
+
+    Idempotent: confirming the same shipment again changes nothing and queues nothing new.
+    Returns the case number.
+    """
+    try:
+        tracking = identifiers.validate_s10(tracking_no, field="tracking_no")
+    except identifiers.IdentifierError as exc:
+        raise ConfirmationError(exc.message) from exc
+    stmt = (select(Shipment, Case).join(Case, Shipment.case_id == Case.id)
+            .where(Shipment.tracking_no == tracking, Shipment.direction == "result",
+                   Shipment.delivered_at.is_(None), Case.state == "mailed"))
+    if case_no:
+        stmt = stmt.where(Case.case_no == case_no)
+    found = list(db_session.execute(stmt).unique().all())
+    if not found:
+        where = f" for case {case_no}" if case_no else ""
+        raise ConfirmationError(f"no result shipment {tracking} in the post{where} (already delivered, "
+                                "or the tracking number was never entered)")
+    if len({c.case_no for _, c in found}) > 1:
+        raise ConfirmationError(f"tracking number {tracking} is on several cases in the post "
+                                f"({', '.join(sorted(c.case_no for _, c in found))}); name the case")
+    shipment, case = found[0]
+    if not shipment.extra.get("carrier_confirmed_at"):
+        shipment.extra = {**shipment.extra, "carrier_confirmed_at": confirmed_at.isoformat(),
+                          "confirmed_by": confirmed_by}
+    outbox.enqueue(db_session=db_session, kind="mailback", case_id=case.id, available_at=now,
+                   dedupe_key=f"mailback:{case.case_no}:delivered:{shipment.id}",
+                   payload={"case_no": case.case_no, "event": "carrier_confirmed", "version": case.version})
+    db_session.flush()
+    return case.case_no
+
+
+# --- the Prefect flow ------------------------------------------------------------------------------
+
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def plan_task(case_no: str) -> MailbackPlan | None:
+    return plan(current(), case_no)
+
+
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def copy_results_task(p: MailbackPlan) -> None:
+    copy_results(current(), p)
+
+
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def record_task(p: MailbackPlan) -> bool:
+    return record(current(), p)
+
+
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def confirm_delivery_task(p: MailbackPlan) -> bool:
+    return confirm_delivery(current(), p)
+
+
+@flow(name="mailback", log_prints=True)
+def mailback(case_no: str) -> str | None:
+    """结果送达: result copies to the applicant's side, notice, and closing on carrier confirmation."""
+    p = plan_task(case_no)
+    if p is None:
+        return None
+    copy_results_task(p)
+    record_task(p)
+    return "closed" if confirm_delivery_task(p) else p.state
