@@ -40,8 +40,8 @@ def validate_applicant_id(kind: str, id_number: str) -> str:
         if kind == "enterprise":
             return identifiers.validate_uscc(id_number, field="applicant.id_number")
         return identifiers.validate_resident_id(id_number, field="applicant.id_number")
-    except identifiers.IdentifierError as exc:
-        raise PayloadInvalid(exc.field, exc.message) from exc
+    except identifiers.IdentifierError as exc:  # its message already names the field
+        raise PayloadInvalid(exc.field, exc.reason) from exc
 
 
 def next_case_no(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> str:

@@ -48,12 +48,22 @@ def spool(stream: BinaryIO, dest: Path, *, filename: str, max_bytes: int) -> tup
             if size > max_bytes:
                 raise MaterialError(
                     filename, "too_large",
-                    f"“{filename}” is larger than the limit of {max_bytes // (1024 * 1024)} MB.",
-                    f"文件“{filename}”超过 {max_bytes // (1024 * 1024)} MB 的上限。",
+                    f"“{filename}” is larger than the limit of {size_text(max_bytes)}.",
+                    f"文件“{filename}”超过 {size_text(max_bytes)} 的上限。",
                 )
             digest.update(chunk)
             out.write(chunk)
     return size, digest.hexdigest()
+
+
+def size_text(n: int) -> str:
+    """A limit as a clerk reads it: ``512 bytes``, ``64 KiB``, ``1.5 MiB`` (never "0 MB" for a small one)."""
+    value, unit = float(n), "bytes"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{n} bytes" if unit == "bytes" else f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
 Checked = tuple[Upload, Path, str, int, str, int]

@@ -179,8 +179,8 @@ def _post_originals(case: Case, originals: Any, now: datetime) -> dict[str, str]
         raise PayloadInvalid("originals.carrier", "name the carrier (e.g. EMS)")
     try:
         tracking = identifiers.validate_s10(str(originals.get("tracking_no") or ""), field="originals.tracking_no")
-    except identifiers.IdentifierError as exc:
-        raise PayloadInvalid(exc.field, exc.message) from exc
+    except identifiers.IdentifierError as exc:  # its message already names the field
+        raise PayloadInvalid(exc.field, exc.reason) from exc
     case.shipments.append(Shipment(direction="originals", carrier=carrier, tracking_no=tracking, sent_at=now))
     return {"carrier": carrier, "tracking_no": tracking}
 
@@ -220,8 +220,8 @@ def _mail_result(db_session: Session, case: Case, actor: Actor, payload: dict[st
         raise PayloadInvalid("carrier", "name the carrier (e.g. EMS)")
     try:
         tracking = identifiers.validate_s10(str(payload.get("tracking_no") or ""), field="tracking_no")
-    except identifiers.IdentifierError as exc:
-        raise PayloadInvalid(exc.field, exc.message) from exc
+    except identifiers.IdentifierError as exc:  # its message already names the field
+        raise PayloadInvalid(exc.field, exc.reason) from exc
     case.shipments.append(Shipment(direction="result", carrier=carrier, tracking_no=tracking, sent_at=now))
     return {"carrier": carrier, "tracking_no": tracking}
 
