@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import object_session
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, object_session
 
 from states.calendar import WorkCalendar
 from storage.case.models import Case
@@ -134,7 +135,10 @@ class Clock:
             self._enter(case, now, previous)
 
     def _enter(self, case: Case, now: datetime, previous: str | None) -> None:
+        was_paused = case.paused_since is not None
         self._pauses(case, now, previous)
+        overall_moves = (was_paused or case.paused_since is not None or case.state in DECIDED
+                         or case.state in TERMINAL)
         if case.state in DECIDED:
             case.decided_at = now
         if case.state in TERMINAL:
@@ -152,7 +156,11 @@ class Clock:
             else:
                 target = int((case.item.step_targets or {}).get(step, 1))
                 case.step_due_at = self.due(now, target)
-        self._watch(case, now)
+        session = object_session(case)
+        if session is None or case.id is None or overall_moves or "deadlines" in case.__dict__:
+            self._watch(case, now)
+        else:
+            self._watch_steps_sql(session, case, now, previous)
 
     # --- pauses -------------------------------------------------------------------------------
 
@@ -234,6 +242,30 @@ class Clock:
         row = CaseDeadline(step=watched, visit=visit, started_at=case.step_started_at, due_at=case.step_due_at)
         rows.append(row)
         self.schedule(row, "warning")
+
+    def _watch_steps_sql(self, session: Session, case: Case, now: datetime, previous: str | None) -> None:
+        """The common transition — a step change with the overall deadline untouched — in two
+        statements and no read: retire the step left, insert the next visit of the step entered.
+
+        Same outcome as :meth:`_watch` (which handles receipts, pauses and decisions); this path
+        only keeps a transition cheap (DESIGN §6).
+        """
+        if STEP_OF_STATE.get(previous or "") in WATCHED_STEPS:
+            session.execute(
+                update(CaseDeadline)
+                .where(CaseDeadline.case_id == case.id, CaseDeadline.step != OVERALL,
+                       CaseDeadline.active.is_(True))
+                .values(active=False, ended_at=now, next_alert_at=None)
+                .execution_options(synchronize_session=False))
+        if case.step not in WATCHED_STEPS or case.step_due_at is None or case.step_started_at is None:
+            return
+        row = CaseDeadline(step=case.step, visit=0, started_at=case.step_started_at, due_at=case.step_due_at)
+        self.schedule(row, "warning")
+        visit = (select(func.coalesce(func.max(CaseDeadline.visit), 0) + 1)
+                 .where(CaseDeadline.case_id == case.id, CaseDeadline.step == case.step).scalar_subquery())
+        session.execute(insert(CaseDeadline).values(
+            case_id=case.id, step=case.step, visit=visit, started_at=row.started_at, due_at=row.due_at,
+            active=True, next_level=row.next_level, next_alert_at=row.next_alert_at))
 
     @staticmethod
     def _retire(d: CaseDeadline, now: datetime) -> None:
