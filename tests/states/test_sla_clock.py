@@ -48,6 +48,7 @@ def local_day(at: datetime) -> date:
     return at.astimezone(SHANGHAI).date()
 
 
+@settings(deadline=None)  # shared, noisy machines: no timing in tests
 @given(days, st.integers(0, 40), st.integers(0, 40))
 def test_adding_working_days_is_monotonic(start: date, n: int, m: int) -> None:
     lo, hi = sorted((n, m))
@@ -58,6 +59,7 @@ def test_adding_working_days_is_monotonic(start: date, n: int, m: int) -> None:
         assert CAL.add_workdays(start, lo) < CAL.add_workdays(start, hi)
 
 
+@settings(deadline=None)
 @given(moments, limits)
 def test_a_deadline_is_the_close_of_a_working_day_after_receipt(received_at: datetime, promised: int) -> None:
     due = CLOCK.due(received_at, promised)
@@ -68,7 +70,7 @@ def test_a_deadline_is_the_close_of_a_working_day_after_receipt(received_at: dat
     assert CAL.workdays_between(local_day(received_at), local.date()) == promised
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(moments, limits, pause_spans)
 def test_pausing_never_shortens_time_left_and_never_ends_on_a_rest_day(
         received_at: datetime, promised: int, spans: list[tuple[int, int]]) -> None:
@@ -103,6 +105,7 @@ def test_pausing_never_shortens_time_left_and_never_ends_on_a_rest_day(
     assert case.due_at == CLOCK.planned_end(received_at, promised, paused)
 
 
+@settings(deadline=None)
 @given(moments, limits, st.integers(0, 24 * 9))
 def test_originals_in_the_post_pause_the_clock_until_the_handling_zone_accepts(
         received_at: datetime, promised: int, hours_in_post: int) -> None:
@@ -127,6 +130,7 @@ def test_originals_in_the_post_pause_the_clock_until_the_handling_zone_accepts(
     assert due_before is not None and case.due_at == CLOCK.shift(due_before, pause.workdays)
 
 
+@settings(deadline=None)
 @given(moments, limits)
 def test_alert_moments_bracket_the_deadline_on_working_days(received_at: datetime, promised: int) -> None:
     due = CLOCK.due(received_at, promised)
