@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -9,7 +13,8 @@ from typer.testing import CliRunner
 from states.transition.service import get_case
 from storage.db import transaction
 from storage.outbox.models import OutboxJob
-from tests.app_harness import Tongban
+from storage.sla.models import Delivery
+from tests.app_harness import USCC, Tongban
 from tests.flows.story import (
     assert_consistent,
     audit_events,
@@ -27,6 +32,18 @@ def tb(request: pytest.FixtureRequest) -> Tongban:
     return request.getfixturevalue("tb_fs" if request.param == "sqlite+fs" else "tb_pg")
 
 
+@pytest.fixture(autouse=True)
+def window_channel(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """The receiving window's clerks have a channel (never sent to here: only the ledger is read)."""
+    tb = request.getfixturevalue("tb") if "tb" in request.fixturenames else request.getfixturevalue("tb_fs")
+    routes = tmp_path / "routes.json"
+    routes.write_text(json.dumps({"channels": {"bj-window": "json://127.0.0.1:9/tongban"},
+                                  "zones": {"BJ-ETOWN": {"clerk": ["bj-window"]}}}))
+    tb.runtime.settings.notification_routes = routes
+    yield
+    tb.runtime.settings.notification_routes = None
+
+
 def _courier_desk(tb: Tongban, *args: str) -> tuple[int, str]:
     """`tongban shipment delivered …` as the courier desk runs it, against this tongban's data."""
     s = tb.runtime.settings
@@ -37,7 +54,14 @@ def _courier_desk(tb: Tongban, *args: str) -> tuple[int, str]:
 
 
 def _notices(tb: Tongban, case_no: str) -> list[str]:
-    return [j.payload["topic"] for j in jobs_of(tb, case_no) if j.kind == "notify"]
+    """Topics of the result notices in the ledger for this case, in the order they were queued."""
+    with transaction(tb.runtime.session_factory) as s:
+        rows = s.execute(select(Delivery.dedupe_key, Delivery.recipient, Delivery.body)
+                         .where(Delivery.kind == "result", Delivery.dedupe_key.like(f"%:{case_no}:%"))
+                         .order_by(Delivery.id)).all()
+    assert all(r.recipient == "channel:bj-window" for r in rows)
+    assert not any(USCC in r.body for r in rows)
+    return [r.dedupe_key.split(":", 1)[0] for r in rows]
 
 
 def test_approved_case_goes_back_by_post_and_the_carrier_closes_it(tb: Tongban) -> None:
@@ -60,6 +84,9 @@ def test_approved_case_goes_back_by_post_and_the_carrier_closes_it(tb: Tongban) 
     tb.dispatch()
     assert _notices(tb, case_no) == ["result_decided", "result_mailed"]
     assert case_json(tb, case_no)["state"] == "mailed"
+    with transaction(tb.runtime.session_factory) as s:
+        body = s.scalars(select(Delivery.body).where(Delivery.dedupe_key.like(f"result_mailed:{case_no}:%"))).one()
+    assert tracking in body and "EMS" in body
 
     # The courier desk confirms delivery; the next dispatch closes the case as the system.
     code, out = _courier_desk(tb, tracking.lower())
