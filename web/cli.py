@@ -34,9 +34,27 @@ def fail(message: str) -> typer.Exit:
 
 
 def _runtime():  # type: ignore[no-untyped-def]
+    """The Runtime for a command that needs the schema: refuse in one line when there is none yet."""
+    from sqlalchemy import inspect, make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from states.runtime import Runtime
 
-    return Runtime(Settings())
+    settings = Settings()
+    url = settings.resolved_database_url()
+    where = url.split("@")[-1]
+    hint = "run `tongban db upgrade` (or `tongban seed demo`) first"
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and not Path(database).exists():
+        raise fail(f"there is no database at {database}; {hint}")  # and do not create an empty one
+    rt = Runtime(settings)
+    try:
+        migrated = inspect(rt.engine).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise fail(f"cannot reach the database {where}: {str(exc).strip().splitlines()[0]}") from exc
+    if not migrated:
+        raise fail(f"the database {where} has no tongban schema yet; {hint}")
+    return rt
 
 
 @db_app.command("upgrade")
