@@ -151,6 +151,7 @@ ZH: dict[str, str] = {
     "case.packet": "转递材料包",
     "case.packet_bookmarks": "书签（按材料）",
     "case.packet_open": "在新窗口打开材料包",
+    "case.packet_show": "在本页查看材料包",
     "case.packet_none": "材料包尚未生成（预审通过后由系统自动转递）。",
     "case.shipments": "寄递",
     "case.shipment.direction": "方向",
@@ -351,6 +352,7 @@ EN: dict[str, str] = {
     "case.packet": "Transfer packet",
     "case.packet_bookmarks": "Bookmarks (per material)",
     "case.packet_open": "Open the packet in a new window",
+    "case.packet_show": "Show the packet on this page",
     "case.packet_none": "No packet yet (the system forwards the case after pre-check).",
     "case.shipments": "Shipments",
     "case.shipment.direction": "Direction",
@@ -429,8 +431,10 @@ EVENT_LABELS_EN: dict[str, str] = {
     "approve": "approve", "deny": "deny", "mail_result": "mail the result", "ready_for_pickup": "ready for pickup",
     "deliver": "delivered (close)", "withdraw": "withdraw",
     "attach_supplement": "supplement files attached", "attach_result": "result document attached",
+    "copy_result": "result document copied to the receiving zone",
 }
-EVENT_LABELS_ZH: dict[str, str] = {**EVENT_LABELS, "attach_supplement": "上传补正材料", "attach_result": "上传结果文书"}
+EVENT_LABELS_ZH: dict[str, str] = {**EVENT_LABELS, "attach_supplement": "上传补正材料", "attach_result": "上传结果文书",
+                                   "copy_result": "结果文书回传收件地"}
 ROLE_LABELS_EN = {"clerk": "window clerk", "reviewer": "reviewer", "supervisor": "supervisor", "admin": "admin",
                   "system": "system"}
 

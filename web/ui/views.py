@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from states.calendar import UnknownYearError, WorkCalendar
+from states.identifiers import mask_text
 
 
 def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -48,3 +50,18 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def audit_detail(payload: dict[str, Any]) -> str:
+    """One line of what an audit event carried (reasons, notes, files, tracking), PII masked."""
+    parts: list[str] = []
+    for key in ("reason", "note", "carrier", "tracking_no", "assignee", "item"):
+        if payload.get(key):
+            parts.append(str(payload[key]))
+    for m in payload.get("materials") or []:
+        if isinstance(m, dict):
+            parts.append(f"{m.get('name', '')}（{m.get('problem', '')}{'：' + m['note'] if m.get('note') else ''}）")
+    for f in payload.get("files") or []:
+        if isinstance(f, dict) and f.get("name"):
+            parts.append(str(f["name"]))
+    return mask_text(" · ".join(parts))

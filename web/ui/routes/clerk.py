@@ -1,0 +1,196 @@
+"""Clerk pages: receive a case at the counter (收件) and the item's material checklist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from states import identifiers
+from states.intake import flows as intake
+from states.intake.schemas import ReceiveForm
+from states.intake.uploads import Upload
+from states.transition.errors import CaseNotFound, TransitionError
+from storage.catalog import service as catalog
+from storage.catalog.models import Item
+from storage.db import transaction
+from storage.pdf.errors import MaterialError
+from web.ui.deps import FormDep, UserDep, require_role, wants_json
+from web.ui.i18n import translate
+from web.ui.render import lang_of, render, runtime_of, session_of
+from web.ui.session import UiUser
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+#: Form fields of the receive page (kept and shown again when something is refused).
+FIELDS = ("item", "item_id", "applicant_kind", "applicant_name", "applicant_id_number", "applicant_phone",
+          "applicant_address", "delivery_method", "delivery_address")
+
+
+def item_label(item: Item) -> str:
+    return f"{item.code} {item.name}（{item.zone.name}）"
+
+
+def _find_item(items: list[Item], item_id: Any, text: Any) -> Item | None:
+    """By the id the page's script set, else by the label or code the clerk typed (no script)."""
+    if isinstance(item_id, str) and item_id.isdigit():
+        found = next((i for i in items if i.id == int(item_id)), None)
+        if found is not None:
+            return found
+    text = str(text or "").strip()
+    if not text:
+        return None
+    exact = [i for i in items if item_label(i) == text]
+    if exact:
+        return exact[0]
+    by_code = [i for i in items if i.code == text.split()[0]]
+    return by_code[0] if len(by_code) == 1 else None
+
+
+@dataclass(frozen=True)
+class ChosenItem:
+    id: int
+    code: str
+    zone_code: str
+    material_ids: tuple[int, ...]
+
+
+def _choose(request: Request, user: UiUser, item_id: str, text: str) -> ChosenItem | None:
+    with transaction(runtime_of(request).session_factory) as s:
+        item = _find_item(catalog.list_items(db_session=s, exclude_zone_id=user.zone_id), item_id, text)
+        if item is None:
+            return None
+        return ChosenItem(item.id, item.code, item.zone.code, tuple(m.id for m in item.materials))
+
+
+def _page(request: Request, user: UiUser, *, values: dict[str, str], errors: dict[str, str], status: int = 200,
+          notice: str = "") -> Response:
+    with transaction(runtime_of(request).session_factory) as s:  # render inside: the checklist loads lazily
+        items = catalog.list_items(db_session=s, exclude_zone_id=user.zone_id)
+        item = _find_item(items, values.get("item_id"), values.get("item"))
+        return render(request, "receive.html", status_code=status, items=items, item=item, item_label=item_label,
+                      values=values, errors=errors, notice=notice,
+                      ticked={k for k in values if k.startswith("tick_")})
+
+
+@router.get("/receive")
+def receive_page(request: Request, user: UserDep, item_id: str | None = None) -> Response:
+    require_role(user, "clerk")
+    return _page(request, user, values={"item_id": item_id or "", "applicant_kind": "enterprise",
+                                        "delivery_method": "mail"}, errors={})
+
+
+@router.get("/items/{item_id}/materials")
+def item_materials(request: Request, item_id: int, user: UserDep) -> Response:
+    """The checklist fragment the receive page swaps in when the clerk picks an item."""
+    require_role(user, "clerk")
+    with transaction(runtime_of(request).session_factory) as s:
+        items = catalog.list_items(db_session=s, exclude_zone_id=user.zone_id)
+        item = next((i for i in items if i.id == item_id), None)
+        if item is None:
+            raise CaseNotFound(f"no item {item_id} for this window")
+        return render(request, "_checklist.html", item=item, item_label=item_label, values={}, errors={},
+                      ticked=set())
+
+
+def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
+    """Scans per checklist line (``material_<item_material_id>``); remembers which line each file was on."""
+    uploads, where = [], {}
+    for key, value in form.multi_items():
+        if not isinstance(value, UploadFile) or not value.filename:
+            continue
+        if key.startswith("material_") and key[len("material_"):].isdigit():
+            uploads.append(Upload(filename=value.filename, stream=value.file, item_material_id=int(key[9:])))
+            where.setdefault(value.filename, key)
+    return uploads, where
+
+
+def _field_of(field: str) -> str:
+    """An error's field as the service names it → the input on this page."""
+    if field.startswith("applicant."):
+        return "applicant_" + field.split(".", 1)[1]
+    if field in ("item_code", "handling_zone"):
+        return "item"
+    if field.startswith("checklist") or field.startswith("files"):
+        return "checklist"
+    return field
+
+
+@router.post("/receive")
+async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
+    require_role(user, "clerk")
+    runtime = runtime_of(request)
+    lang = lang_of(request)
+    values = {k: str(form.get(k) or "") for k in FIELDS}
+    values.update({k: "1" for k in form if k.startswith("tick_")})
+    errors: dict[str, str] = {}
+    file_error: dict[str, str] | None = None
+
+    item = await run_in_threadpool(_choose, request, user, values["item_id"], values["item"])
+    if item is None:
+        errors["item"] = translate(lang, "receive.item_unknown")
+    elif form.get("action") == "load":  # no script: show the chosen item's checklist, keep what was typed
+        return _page(request, user, values={**values, "item_id": str(item.id)}, errors={})
+    else:
+        values["item_id"] = str(item.id)
+        kind = values["applicant_kind"]
+        try:  # bilingual reason for the field; the intake service validates again
+            if kind == "enterprise":
+                identifiers.validate_uscc(values["applicant_id_number"])
+            elif kind == "person":
+                identifiers.validate_resident_id(values["applicant_id_number"], today=runtime.now().date())
+        except identifiers.IdentifierError as exc:
+            errors["applicant_id_number"] = exc.reason_zh if lang == "zh" else exc.reason
+    if not errors and item is not None:
+        try:
+            receive_form = ReceiveForm.model_validate({
+                "item_code": item.code, "handling_zone": item.zone_code,
+                "applicant": {"kind": values["applicant_kind"], "name": values["applicant_name"],
+                              "id_number": values["applicant_id_number"], "phone": values["applicant_phone"],
+                              "address": values["applicant_address"]},
+                "checklist": [{"item_material_id": m} for m in item.material_ids if form.get(f"tick_{m}")],
+                "delivery_method": values["delivery_method"] or "mail",
+                "delivery_address": values["delivery_address"],
+            })
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.setdefault(_field_of(".".join(str(p) for p in e["loc"])), e["msg"])
+        else:
+            uploads, where = _uploads(form)
+            try:
+                case_no = await run_in_threadpool(
+                    intake.receive_case, session_factory=runtime.session_factory, store=runtime.store,
+                    clock=runtime.clock, actor=user.actor, form=receive_form, uploads=uploads, now=runtime.now(),
+                    max_bytes=runtime.settings.max_file_bytes,
+                )
+            except MaterialError as exc:
+                message = exc.message_zh if lang == "zh" else exc.message
+                field = where.get(exc.filename, "checklist")
+                errors[field] = message
+                file_error = {"file": exc.filename, "field": field, "reason": exc.code}
+            except TransitionError as exc:
+                if exc.status in (403, 404):
+                    raise
+                errors[_field_of(str(exc.detail.get("field", "")))] = exc.message
+            else:
+                message = translate(lang, "receive.done", case_no=case_no)
+                session_of(request).flash("ok", message)
+                target = f"/ui/cases/{case_no}"
+                if wants_json(request):
+                    return JSONResponse({"ok": True, "case_no": case_no, "redirect": target})
+                return RedirectResponse(target, status_code=303)
+    status = 413 if file_error and file_error["reason"] == "too_large" else 422
+    if wants_json(request):
+        field, message = next(iter(errors.items()))
+        body: dict[str, Any] = {"error": "invalid_file" if file_error else "invalid", "field": field,
+                                "message": message, "errors": errors}
+        if file_error:
+            body["file"] = file_error["file"]
+        return JSONResponse(body, status_code=status)
+    notice = translate(lang, "receive.fix") + " " + translate(lang, "receive.reselect")
+    return _page(request, user, values=values, errors=errors, status=status, notice=notice)
