@@ -1,0 +1,76 @@
+"""年度评估: the zone's cross-zone service over one year, per item, as a page, PDF and Excel.
+
+Supervisors and admins see their own zone's figures (cases it received or handled); the year and
+an item code are the only parameters.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from states.reports import exports
+from states.reports import service as reports
+from storage.catalog.models import Item
+from storage.db import transaction
+from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
+from web.ui.deps import UserDep
+from web.ui.render import render, runtime_of
+from web.ui.routes.supervisor import guard
+from web.ui.session import UiUser
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+FIRST_YEAR = 2021  # the Beijing–Tianjin cross-zone service began in 2021
+
+def _params(request: Request) -> tuple[int, str | None]:
+    runtime = runtime_of(request)
+    this_year = runtime.now().astimezone(ZoneInfo(runtime.settings.timezone)).year
+    raw = request.query_params.get("year", "")
+    year = int(raw) if raw.isdigit() and FIRST_YEAR <= int(raw) <= this_year + 1 else this_year
+    item = request.query_params.get("item", "").strip()[:40] or None
+    return year, item
+
+def _evaluation(request: Request, user: UiUser, year: int, item: str | None) -> reports.Evaluation:
+    runtime = runtime_of(request)
+    with transaction(runtime.session_factory) as s:
+        return reports.annual_evaluation(db_session=s, year=year, clock=runtime.clock, now=runtime.now(),
+                                         zone_id=user.zone_id, item_code=item)
+
+@router.get("/evaluation")
+def evaluation_page(request: Request, user: UserDep) -> Response:
+    guard(user)
+    year, item = _params(request)
+    ev = _evaluation(request, user, year, item)
+    runtime = runtime_of(request)
+    with transaction(runtime.session_factory) as s:
+        codes = sorted(set(s.scalars(select(Item.code).where(Item.active.is_(True)))))
+    this_year = runtime.now().astimezone(ZoneInfo(runtime.settings.timezone)).year
+    qs = f"year={year}" + (f"&item={item}" if item else "")
+    return render(request, "supervision/evaluation.html", ev=ev, year=year, item=item or "", codes=codes,
+                  years=list(range(this_year, FIRST_YEAR - 1, -1)), qs=qs, pct=exports.pct, days=exports.days,
+                  reasons=exports.reasons)
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+@router.get("/evaluation/report.pdf")
+def evaluation_pdf(request: Request, user: UserDep) -> Response:
+    guard(user)
+    year, item = _params(request)
+    ev = _evaluation(request, user, year, item)
+    body = exports.evaluation_pdf(ev, tz=runtime_of(request).settings.timezone)
+    return _download(body, "application/pdf", f"evaluation-{year}-{user.zone_code}.pdf")
+
+@router.get("/evaluation/report.xlsx")
+def evaluation_xlsx(request: Request, user: UserDep) -> Response:
+    guard(user)
+    year, item = _params(request)
+    ev = _evaluation(request, user, year, item)
+    body = exports.evaluation_xlsx(ev, tz=runtime_of(request).settings.timezone)
+    return _download(body, exports.SPREADSHEET_XLSX, f"evaluation-{year}-{user.zone_code}.xlsx")
+
