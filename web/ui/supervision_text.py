@@ -143,6 +143,7 @@ ZH: dict[str, str] = {
     "adm.materials": "材料清单（每行一项：名称 | 原件/复印件/电子件 | 份数 | 必交/选交）",
     "adm.edit": "编辑",
     "adm.item_saved": "已保存事项 {code}。",
+    "adm.material_in_use": "被删除的材料已有办件在用，不能删除；请保留该行（可改为选交）。",
     "adm.import": "导入目录（JSON）",
     "adm.import_file": "JSON 文件",
     "adm.imported": "已导入 {n} 个事项。",
@@ -297,6 +298,8 @@ EN: dict[str, str] = {
     "adm.materials": "Materials (one per line: name | 原件/复印件/电子件 | copies | 必交/选交)",
     "adm.edit": "Edit",
     "adm.item_saved": "Item {code} saved.",
+    "adm.material_in_use": "A removed material is used by existing cases and cannot be deleted; keep the line "
+                           "(it may become optional).",
     "adm.import": "Import catalog (JSON)",
     "adm.import_file": "JSON file",
     "adm.imported": "{n} items imported.",

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
 from notifications.routes import RoutesError, load_routes
 from states.reports import service as reports
 from states.transition.errors import Forbidden
 from storage.catalog import service as catalog
-from storage.catalog.models import Item
+from storage.catalog.models import DEFAULT_STEP_TARGETS, Item, ItemMaterial
 from storage.db import transaction
 from storage.user import service as users
 from storage.user.models import ROLES, User
@@ -205,26 +206,50 @@ def item_page(request: Request, item_id: int, user: UserDep) -> Response:
         return _page(request, "admin/item.html", item=item, materials=_materials_text(item), error="")
 
 
+def _update_item(db_session: Any, item: Item, spec: catalog.ItemSpec) -> None:
+    """Change one catalog entry in place. Checklist lines keep their rows (cases refer to them by id);
+    a line removed from the list is deleted, which the database refuses while cases still refer to it.
+    (``catalog.upsert_item`` re-adds rows it has just deleted when a line keeps its name, so it cannot
+    edit an existing item: reported, and not used here.)"""
+    item.name, item.promised_days, item.same_standard = spec.name, spec.promised_days, spec.same_standard
+    item.result_delivery, item.mail_side = spec.result_delivery, spec.mail_side
+    by_name = {m.name: m for m in item.materials}
+    rows = []
+    for pos, m in enumerate(spec.materials, start=1):
+        row = by_name.pop(m.name, None) or ItemMaterial(name=m.name)
+        row.position, row.form, row.copies, row.required = pos, m.form, m.copies, m.required
+        rows.append(row)
+    item.materials = rows
+    db_session.flush()
+
+
 @router.post("/items/{item_id:int}")
 def save_item(request: Request, item_id: int, user: UserDep, form: FormDep) -> Response:
     require_role(user, "admin")
-    with transaction(runtime_of(request).session_factory) as s:
-        item = _own_item(s, user, item_id)
-        raw = {"code": item.code, "zone": user.zone_code, "name": str(form.get("name") or "").strip(),
-               "promised_days": str(form.get("promised_days") or ""), "step_targets": dict(item.step_targets or {}),
-               "result_delivery": str(form.get("result_delivery") or item.result_delivery),
-               "mail_side": str(form.get("mail_side") or item.mail_side),
-               "same_standard": form.get("same_standard") == "1",
-               "materials": _parse_materials(str(form.get("materials") or ""))}
-        try:
-            spec = catalog.ItemSpec.model_validate(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            message = f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            return _page(request, "admin/item.html", status_code=422, item=item,
-                         materials=str(form.get("materials") or ""), error=message)
-        catalog.upsert_item(db_session=s, spec=spec)
-        code = item.code
+    materials_text = str(form.get("materials") or "")
+    try:
+        with transaction(runtime_of(request).session_factory) as s:
+            item = _own_item(s, user, item_id)
+            code = item.code
+            raw = {"code": item.code, "zone": user.zone_code, "name": str(form.get("name") or "").strip(),
+                   "promised_days": str(form.get("promised_days") or ""),
+                   "result_delivery": str(form.get("result_delivery") or item.result_delivery),
+                   "mail_side": str(form.get("mail_side") or item.mail_side),
+                   "same_standard": form.get("same_standard") == "1",
+                   "materials": _parse_materials(materials_text)}
+            try:
+                spec = catalog.ItemSpec.model_validate(raw)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                message = f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                return _page(request, "admin/item.html", status_code=422, item=item, materials=materials_text,
+                             error=message)
+            _update_item(s, item, spec)
+    except IntegrityError:
+        with transaction(runtime_of(request).session_factory) as s:
+            item = _own_item(s, user, item_id)
+            return _page(request, "admin/item.html", status_code=409, item=item, materials=materials_text,
+                         error=_t(request, "adm.material_in_use"))
     _flash(request, "ok", "adm.item_saved", code=code)
     return _back("/ui/admin/items")
 
@@ -260,9 +285,17 @@ def _import_bytes(request: Request, user: UiUser, data: bytes, filename: str) ->
     try:
         with transaction(runtime.session_factory) as s:
             for spec in specs:
-                catalog.upsert_item(db_session=s, spec=spec)
+                item = s.scalars(select(Item).where(Item.zone_id == user.zone_id, Item.code == spec.code)).first()
+                if item is None:
+                    catalog.upsert_item(db_session=s, spec=spec)
+                else:
+                    _update_item(s, item, spec)
+                    item.step_targets = {**DEFAULT_STEP_TARGETS, **spec.step_targets}
     except catalog.CatalogError as exc:
         session_of(request).flash("error", str(exc))
+        return _back("/ui/admin/items")
+    except IntegrityError:
+        _flash(request, "error", "adm.material_in_use")
         return _back("/ui/admin/items")
     _flash(request, "ok", "adm.imported", n=len(specs))
     return _back("/ui/admin/items")
