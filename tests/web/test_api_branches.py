@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
-
 from storage.pdf import pdf_text
 from tests.app_harness import Tongban, make_pdf
 from tests.web.drive import case, cases_in, ok, receive, send
@@ -93,9 +91,6 @@ def test_return_lands_in_awaiting_supplement_as_two_audit_events(tb: Tongban) ->
     assert set(case(tb, case_no, "bj_clerk")["allowed_events"]) == {"supplement", "withdraw"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in flows/forward.py (not this helper's to fix): record_forward inserts the 'copy' rows again under "
-    "the same object key on the second forward → UNIQUE constraint stored_files.object_key; the job fails"))
 def test_a_returned_case_is_supplemented_and_forwarded_again(tb: Tongban) -> None:
     case_no = cases_in(tb, {"forwarded": 1})["forwarded"][0]
     send(tb, "tj_reviewer", case_no, "return")
