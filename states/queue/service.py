@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from states.transition.rules import Actor
@@ -69,15 +69,54 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
     return list(rows.unique()), total
 
 
-def queue(*, db_session: Session, actor: Actor, limit: int = 50, offset: int = 0) -> list[Case]:
-    """The caller's own work, most urgent step deadline first (no deadline last)."""
-    conds = []
+def _lanes(actor: Actor) -> list[tuple[ColumnElement[int], str]]:
+    """(zone column, state) pairs the caller works on: each one is a range of a queue index."""
+    lanes: list[tuple[ColumnElement[int], str]] = []
     if actor.role in ("clerk", "supervisor"):
-        conds.append((Case.receiving_zone_id == actor.zone_id) & Case.state.in_(RECEIVING_WORK))
+        lanes += [(Case.receiving_zone_id, state) for state in RECEIVING_WORK]
     if actor.role in ("reviewer", "supervisor"):
-        conds.append((Case.handling_zone_id == actor.zone_id) & Case.state.in_(HANDLING_WORK))
-    if not conds:
+        lanes += [(Case.handling_zone_id, state) for state in HANDLING_WORK]
+    return lanes
+
+
+def _first_ids(db_session: Session, actor: Actor, lanes: list[tuple[ColumnElement[int], str]], want: int, *,
+               with_deadline: bool) -> list[int]:
+    """The first ``want`` case ids over all lanes, merged.
+
+    Each lane reads at most ``want`` rows off its ``(zone, state, step_due_at)`` index in order, so
+    the cost is lanes × page, whatever the number of open cases; UNION merges (and drops the case a
+    supervisor sees from both sides twice).
+    """
+    parts = []
+    for column, state in lanes:
+        lane = select(Case.id, Case.step_due_at).where(column == actor.zone_id, Case.state == state)
+        if with_deadline:
+            lane = lane.where(Case.step_due_at.is_not(None)).order_by(Case.step_due_at, Case.id)
+        else:
+            lane = lane.where(Case.step_due_at.is_(None)).order_by(Case.id)
+        sub = lane.limit(want).subquery()
+        parts.append(select(sub.c.id, sub.c.step_due_at))
+    merged = union(*parts).subquery()
+    order = (merged.c.step_due_at, merged.c.id) if with_deadline else (merged.c.id,)
+    return list(db_session.scalars(select(merged.c.id).order_by(*order).limit(want)))
+
+
+def queue(*, db_session: Session, actor: Actor, limit: int = 50, offset: int = 0) -> list[Case]:
+    """The caller's own work, most urgent step deadline first (no deadline last).
+
+    Same order as ``ORDER BY step_due_at IS NULL, step_due_at, id`` over the caller's lanes, but read
+    lane by lane off the queue indexes (see ``_first_ids``): one OR over states cannot be ordered by
+    an index and sorted every open case of the zone, which grew linearly (≈ 0.4 s at 1M cases).
+    """
+    lanes = _lanes(actor)
+    if not lanes or limit <= 0:
         return []
-    stmt = (select(Case).where(or_(*conds))
-            .order_by(Case.step_due_at.is_(None), Case.step_due_at, Case.id).limit(limit).offset(offset))
-    return list(db_session.scalars(stmt).unique())
+    want = offset + limit
+    ids = _first_ids(db_session, actor, lanes, want, with_deadline=True)
+    if len(ids) < want:
+        ids += _first_ids(db_session, actor, lanes, want - len(ids), with_deadline=False)
+    ids = ids[offset:offset + limit]
+    if not ids:
+        return []
+    by_id = {c.id: c for c in db_session.scalars(select(Case).where(Case.id.in_(ids))).unique()}
+    return [by_id[i] for i in ids if i in by_id]
