@@ -125,12 +125,18 @@ class Server:
 
 
 def launch(db: BenchDB, profile: Profile) -> Server:
-    """Start the server now (its imports take seconds) so that it boots while other figures run."""
+    """Start the server now (its imports take seconds) so that it boots while other figures run.
+
+    ``distributed`` mode: the web process alone, as a replica runs it. In embedded mode the same
+    process also runs the dispatcher, the reconciler and the SLA sweeper on timers; they have no
+    part in an upload, and on SQLite their write transactions would collide with the bulk loading
+    of the other figures that runs meanwhile.
+    """
     settings = db.runtime.settings
     size = profile.upload_mb * 1024 * 1024
     port = _free_port()
     env = {**os.environ, "TONGBAN_HOME": str(settings.home), "TONGBAN_DATABASE_URL": db.url,
-           "TONGBAN_STORAGE_URL": settings.resolved_storage_url(), "TONGBAN_MODE": "embedded",
+           "TONGBAN_STORAGE_URL": settings.resolved_storage_url(), "TONGBAN_MODE": "distributed",
            "TONGBAN_MAX_FILE_BYTES": str(size * 2), "DO_NOT_TRACK": "1"}
     log_path = settings.home / "uvicorn.log"
     with log_path.open("wb") as log:
