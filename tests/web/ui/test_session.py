@@ -7,6 +7,7 @@ import re
 import uuid
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from storage.db import transaction
 from storage.user import service as users
@@ -30,7 +31,7 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, username: str, password: str = PASSWORD, next_: str = "") -> object:
+def _sign_in(client: TestClient, username: str, password: str = PASSWORD, next_: str = "") -> Response:
     token = _csrf(client.get("/ui/login").text)
     return client.post("/ui/login", data={"username": username, "password": password, "csrf_token": token,
                                           "next": next_}, follow_redirects=False)
@@ -56,11 +57,11 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(tb_sqlite_
     name = _new_clerk(tb_sqlite_fs)
     for _ in range(4):
         r = _sign_in(client, name, "wrong")
-        assert r.status_code == 401 and "用户名或密码错误" in r.text  # type: ignore[attr-defined]
+        assert r.status_code == 401 and "用户名或密码错误" in r.text
     r = _sign_in(client, name, "wrong")
-    assert r.status_code == 401 and "锁定" in r.text  # type: ignore[attr-defined]
+    assert r.status_code == 401 and "锁定" in r.text
     r = _sign_in(client, name)
-    assert r.status_code == 401 and "锁定" in r.text  # type: ignore[attr-defined]
+    assert r.status_code == 401 and "锁定" in r.text
 
 
 def test_login_refuses_a_post_without_csrf_and_never_redirects_off_site(tb_sqlite_fs: Tongban) -> None:
@@ -70,7 +71,7 @@ def test_login_refuses_a_post_without_csrf_and_never_redirects_off_site(tb_sqlit
     r = client.post("/ui/login", data={"username": name, "password": PASSWORD})
     assert r.status_code == 403 and "CSRF" in r.text
     r = _sign_in(client, name, next_="//evil.example/steal")
-    assert r.headers["location"] == "/ui/"  # type: ignore[attr-defined]
+    assert r.headers["location"] == "/ui/"
 
 
 def test_cookie_api_writes_need_the_csrf_header_and_bearer_clients_are_unaffected(tb_sqlite_fs: Tongban) -> None:

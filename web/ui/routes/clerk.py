@@ -100,7 +100,8 @@ def item_materials(request: Request, item_id: int, user: UserDep) -> Response:
 
 def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
     """Scans per checklist line (``material_<item_material_id>``); remembers which line each file was on."""
-    uploads, where = [], {}
+    uploads: list[Upload] = []
+    where: dict[str, str] = {}
     for key, value in form.multi_items():
         if not isinstance(value, UploadFile) or not value.filename:
             continue

@@ -27,7 +27,7 @@ PER_PAGE = 50
 ROW_EVENTS = ("accept", "claim")
 
 
-def work_of(user: UiUser) -> Select[tuple[Case]]:
+def work_of(user: UiUser) -> Select[Case]:
     """The same work as ``states.queue.service.queue``: receiving side for clerks, handling side for
     reviewers, both for supervisors; ordered by the step deadline (none last)."""
     conds = []
@@ -38,8 +38,8 @@ def work_of(user: UiUser) -> Select[tuple[Case]]:
     return select(Case).where(or_(*conds) if conds else Case.id.is_(None))
 
 
-def _filtered(stmt: Select[tuple[Case]], s: Session, user: UiUser, *, item: str, state: str, rzone: str,
-              mine: bool) -> Select[tuple[Case]]:
+def _filtered(stmt: Select[Case], s: Session, user: UiUser, *, item: str, state: str, rzone: str,
+              mine: bool) -> Select[Case]:
     if item:
         stmt = stmt.where(Case.item_id.in_(select(Item.id).where(Item.code == item)))
     if state:
