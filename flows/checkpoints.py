@@ -16,6 +16,7 @@ Callback = Callable[[str, dict[str, Any]], None]
 #: The points the flows pass, in the order a run passes them (for readers and tests).
 POINTS = (
     "dispatch.job",            # a dispatcher is about to run (or submit) one outbox job
+    "dispatch.submitted",      # distributed: the flow run exists on the Prefect server, not yet waited for
     "forward.before_copy",     # sources verified, nothing copied yet
     "forward.before_record",   # packet and copies stored and verified, transition not yet written
     "forward.recording",       # inside the recording transaction, before the transition commits

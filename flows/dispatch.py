@@ -212,7 +212,9 @@ def _run_on_prefect(runtime: Runtime, jobs: list[ClaimedJob], worker: str, *, wa
     for job in jobs:
         checkpoint("dispatch.job", job_id=job.id, kind=job.kind, worker=worker)
         try:
-            submitted[_submit(job)] = job
+            run_id = _submit(job)
+            submitted[run_id] = job
+            checkpoint("dispatch.submitted", job_id=job.id, kind=job.kind, worker=worker, flow_run_id=run_id)
         except Exception as exc:  # noqa: BLE001 - every job is put back or failed, never dropped
             if _orchestrator_unavailable(exc):
                 log.warning("Prefect API unavailable for outbox job %s (%s); will retry: %s", job.id, job.kind, exc)

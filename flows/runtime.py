@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+import storage.models  # noqa: F401 - every table registered, as in the web app: a worker imports only flows
 from states.runtime import Runtime
 from storage.config import Settings
 

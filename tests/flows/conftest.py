@@ -4,7 +4,8 @@
 - ``tb_pg``: PostgreSQL + S3 (moto) reached through a :class:`TcpProxy` the fault tests switch off;
   its store does not retry on its own (``max_attempts=1``), so an outage reaches the flow's task
   retries at once;
-- ``fresh_tb``: a factory for a tongban on a database of its own, for tests that count every job.
+- ``fresh_tb``: a factory for a tongban on a database of its own, for tests that count every job;
+- ``prefect_server``: a real ``prefect server start`` shared by the session (the e2e tests).
 
 The clocks are the wall clock (which a test may still move forward), because other processes — a
 Prefect worker, a killed forward, the CLI — share the data and use the wall clock.
@@ -23,6 +24,7 @@ import pytest
 from tests import servers
 from tests.app_harness import FakeClock, Tongban, start
 from tests.flows.faults import TcpProxy
+from tests.flows.prefect_server import PrefectServer, run_prefect_server
 
 
 class MovingClock(FakeClock):
@@ -107,3 +109,19 @@ def fresh_tb(tmp_path: Path, pg_server_url: str, s3_server: str, prefect_harness
             return stack.enter_context(_start(home, url, servers.s3_store_url(s3_server)))
 
         yield make
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One real ``prefect server start`` for the session (it takes 10–25 s to answer; share it)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(run_prefect_server(tmp_path_factory.mktemp("prefect-server")))
+        except servers.ServerUnavailable as error:
+            if servers.in_ci():
+                servers.REGISTRY.record_failed("Prefect server", str(error))
+                pytest.fail(f"the Prefect server is required in CI: {error}", pytrace=False)
+            servers.REGISTRY.record_skipped("Prefect server", str(error))
+            pytest.skip(str(error))
+        servers.REGISTRY.record_used("Prefect server", f"prefect server start at {server.api_url} (log {server.log})")
+        yield server
