@@ -5,7 +5,8 @@
   its store does not retry on its own (``max_attempts=1``), so an outage reaches the flow's task
   retries at once;
 - ``fresh_tb``: a factory for a tongban on a database of its own, for tests that count every job;
-- ``prefect_server``: a real ``prefect server start`` shared by the session (the e2e tests).
+- ``prefect_server``: a real ``prefect server start`` shared by the session (the e2e tests), with
+  the work pool created and prefect.yaml deployed — started in the background at collection time.
 
 The clocks are the wall clock (which a test may still move forward), because other processes — a
 Prefect worker, a killed forward, the CLI — share the data and use the wall clock.
@@ -24,7 +25,7 @@ import pytest
 from tests import servers
 from tests.app_harness import FakeClock, Tongban, start
 from tests.flows.faults import TcpProxy
-from tests.flows.prefect_server import PrefectServer, run_prefect_server
+from tests.flows.prefect_server import EarlyPrefect, PrefectServer
 
 
 class MovingClock(FakeClock):
@@ -111,17 +112,37 @@ def fresh_tb(tmp_path: Path, pg_server_url: str, s3_server: str, prefect_harness
         yield make
 
 
+POOL = "tongban"
+_early: EarlyPrefect | None = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Prefect server (and deploy) now if a selected test will need it: it is slow to come up."""
+    global _early
+    if _early is None and any("prefect_server" in getattr(i, "fixturenames", ()) for i in session.items):
+        _early = EarlyPrefect(POOL)
+        _early.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _early is not None:
+        _early.stop()
+
+
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """One real ``prefect server start`` for the session (it takes 10–25 s to answer; share it)."""
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(run_prefect_server(tmp_path_factory.mktemp("prefect-server")))
-        except servers.ServerUnavailable as error:
-            if servers.in_ci():
-                servers.REGISTRY.record_failed("Prefect server", str(error))
-                pytest.fail(f"the Prefect server is required in CI: {error}", pytrace=False)
-            servers.REGISTRY.record_skipped("Prefect server", str(error))
-            pytest.skip(str(error))
-        servers.REGISTRY.record_used("Prefect server", f"prefect server start at {server.api_url} (log {server.log})")
-        yield server
+def prefect_server() -> PrefectServer:
+    """One real ``prefect server start`` for the session, with the work pool and prefect.yaml deployed."""
+    global _early
+    if _early is None:  # collected some other way: start it now
+        _early = EarlyPrefect(POOL)
+        _early.start()
+    try:
+        server = _early.result()
+    except Exception as error:
+        if servers.in_ci():
+            servers.REGISTRY.record_failed("Prefect server", str(error))
+            pytest.fail(f"the Prefect server is required in CI: {error}", pytrace=False)
+        servers.REGISTRY.record_skipped("Prefect server", str(error))
+        pytest.skip(str(error))
+    servers.REGISTRY.record_used("Prefect server", f"prefect server start at {server.api_url} (log {server.log})")
+    return server

@@ -12,6 +12,8 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -96,3 +98,39 @@ def run_worker(server: PrefectServer, pool: str, workdir: Path, env: dict[str, s
         yield log_path
     finally:
         _stop(process)
+
+
+class EarlyPrefect(threading.Thread):
+    """Start the server, create the work pool and ``prefect deploy --all`` in the background.
+
+    Started as soon as collection shows a test will need it, so its ≈ 30–60 s (server start, two
+    Prefect CLI runs) overlap the tests that run first. ``result()`` waits for it.
+    """
+
+    def __init__(self, pool: str) -> None:
+        super().__init__(name="early-prefect", daemon=True)
+        self.pool = pool
+        self.tmp = Path(tempfile.mkdtemp(prefix="tongban-prefect-"))
+        self._stack = contextlib.ExitStack()
+        self._server: PrefectServer | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            server = self._stack.enter_context(run_prefect_server(self.tmp))
+            server.cli("work-pool", "create", self.pool, "--type", "process", "--overwrite")
+            server.cli("deploy", "--all")  # from the checkout, exactly as docs/deploy.md says
+            self._server = server
+        except BaseException as exc:  # noqa: BLE001 - handed to the fixture
+            self._error = exc
+
+    def result(self) -> PrefectServer:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._server is not None
+        return self._server
+
+    def stop(self) -> None:
+        self.join()
+        self._stack.close()
