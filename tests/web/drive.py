@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from storage.audit.models import AuditEvent
-from storage.case.models import Applicant, Case, StoredFile
+from storage.case.models import Applicant, Case, Shipment, StoredFile
 from storage.db import transaction
 from storage.outbox.models import OutboxJob
 from tests.app_harness import TRACKING, Tongban, make_pdf
@@ -98,7 +98,7 @@ def cases_in(tb: Tongban, wanted: dict[str, int]) -> dict[str, list[str]]:
 # --- what is in the database and the store, for "nothing left behind" ----------------------------
 
 COUNTED = {"cases": Case, "applicants": Applicant, "stored_files": StoredFile, "audit_events": AuditEvent,
-           "outbox_jobs": OutboxJob}
+           "outbox_jobs": OutboxJob, "shipments": Shipment}
 
 
 def row_counts(tb: Tongban) -> dict[str, int]:

@@ -75,7 +75,7 @@ def test_reject_needs_a_reason_and_ends_the_case(tb: Tongban) -> None:
     assert later.status_code == 409 and later.json()["state"] == "rejected" and later.json()["allowed"] == []
 
 
-def test_return_lands_in_awaiting_supplement_as_two_audit_events(tb: Tongban) -> None:
+def test_return_is_two_audit_events_then_the_case_is_supplemented_and_forwarded_again(tb: Tongban) -> None:
     case_no = cases_in(tb, {"forwarded": 1})["forwarded"][0]
     no_reason = tb.event("tj_reviewer", case_no, "return")
     assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
@@ -90,10 +90,6 @@ def test_return_lands_in_awaiting_supplement_as_two_audit_events(tb: Tongban) ->
     assert tail[1]["version"] == tail[0]["version"] + 1 == c["version"]
     assert set(case(tb, case_no, "bj_clerk")["allowed_events"]) == {"supplement", "withdraw"}
 
-
-def test_a_returned_case_is_supplemented_and_forwarded_again(tb: Tongban) -> None:
-    case_no = cases_in(tb, {"forwarded": 1})["forwarded"][0]
-    send(tb, "tj_reviewer", case_no, "return")
     # The window gets the stamped letter, supplements, pre-checks again; the case goes back to TJ.
     send(tb, "bj_clerk", case_no, "supplement")
     send(tb, "bj_clerk", case_no, "precheck_pass")
@@ -106,16 +102,15 @@ def test_a_returned_case_is_supplemented_and_forwarded_again(tb: Tongban) -> Non
     assert v["ok"] is True, v["problems"]
 
 
-def test_deny_needs_a_result_document_and_a_reason(tb: Tongban) -> None:
+def test_deny_with_result_document_and_reason_then_pickup_at_the_receiving_window(tb: Tongban) -> None:
     case_no = cases_in(tb, {"under_review": 1})["under_review"][0]
     assert tb.event("tj_reviewer", case_no, "deny", reason="不符合条件").json()["field"] == "result_file_id"
-    doc = ok(tb.upload("tj_reviewer", case_no, "result", "不予许可决定书.pdf", make_pdf("不予许可")), 201)[0]
+    doc = ok(tb.upload("tj_reviewer", case_no, "result", "不予许可决定书.pdf", make_pdf("deny")), 201)[0]
     no_reason = tb.event("tj_reviewer", case_no, "deny", result_file_id=doc["id"])
     assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
     # A file that is not this case's result document is refused, naming the field.
     other = cases_in(tb, {"received": 1})["received"][0]
-    other_file = case(tb, other)["files"][0]["id"]
-    wrong = tb.event("tj_reviewer", case_no, "deny", result_file_id=other_file, reason="x")
+    wrong = tb.event("tj_reviewer", case_no, "deny", result_file_id=case(tb, other)["files"][0]["id"], reason="x")
     assert wrong.status_code == 422 and wrong.json()["field"] == "result_file_id"
 
     c = ok(tb.event("tj_reviewer", case_no, "deny", result_file_id=doc["id"], reason="申请材料不符合法定形式"))
@@ -126,13 +121,18 @@ def test_deny_needs_a_result_document_and_a_reason(tb: Tongban) -> None:
     got = tb.client.get(f"/api/v1/cases/{case_no}/files/{doc['id']}", headers=tb.h("bj_clerk"))
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == doc["sha256"]
 
-
-def test_pickup_at_the_receiving_window(tb: Tongban) -> None:
-    case_no = cases_in(tb, {"approved": 1})["approved"][0]
+    # The reviewer mistypes the tracking number: refused, nothing recorded; the applicant then
+    # prefers to collect the decision at the BJ window.
+    typo = tb.event("tj_reviewer", case_no, "mail_result", carrier="EMS", tracking_no="RR473124828GB")
+    assert typo.status_code == 422 and typo.json()["field"] == "tracking_no", typo.text
+    assert "check digit" in typo.json()["message"]
+    c = case(tb, case_no)
+    assert c["state"] == "denied" and c["shipments"] == [] and events(tb, case_no)[-1] == "deny"
     assert tb.event("tj_reviewer", case_no, "ready_for_pickup").status_code == 403
     c = ok(tb.event("bj_clerk", case_no, "ready_for_pickup"))
     assert c["state"] == "awaiting_pickup" and c["state_label"] == "待领取"
     assert tb.event("tj_reviewer", case_no, "deliver").status_code == 403  # the applicant is at BJ's counter
+    assert tb.event("bj_reviewer", case_no, "deliver").status_code == 403  # handed over by the window clerk
     c = ok(tb.event("bj_clerk", case_no, "deliver"))
     assert c["state"] == "closed" and c["closed_at"] and c["allowed_events"] == []
     assert events(tb, case_no)[-2:] == ["ready_for_pickup", "deliver"]

@@ -55,7 +55,7 @@ def requests_on(case_no: str, file_id: int) -> list[tuple[str, str, dict[str, An
 
 def test_a_third_zone_cannot_see_or_touch_the_case(tb: Tongban) -> None:
     outsiders = third_zone_users(tb)
-    case_no = cases_in(tb, {"forwarded": 1})["forwarded"][0]
+    case_no = cases_in(tb, {"awaiting_supplement": 1})["awaiting_supplement"][0]  # it has a notice, too
     file_id = case(tb, case_no)["files"][0]["id"]
     never_issued = case_no[:-5] + "99999"
     rows_before = ok(tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h("bj_clerk")))
@@ -69,7 +69,7 @@ def test_a_third_zone_cannot_see_or_touch_the_case(tb: Tongban) -> None:
             assert r.json()["error"] == other.json()["error"] == "not_found", (path, r.text)
             assert r.json()["message"].replace(case_no, "N") == other.json()["message"].replace(never_issued, "N")
     assert ok(tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h("bj_clerk"))) == rows_before
-    assert case(tb, case_no, "tj_reviewer")["state"] == "forwarded"
+    assert case(tb, case_no, "tj_reviewer")["state"] == "awaiting_supplement"
 
 
 def test_lists_and_queues_show_only_the_zones_own_cases(tb: Tongban) -> None:

@@ -6,6 +6,7 @@ non-zero exit. Each test has its own TONGBAN_HOME (SQLite + filesystem store und
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,22 @@ from web.cli import app
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "tongban-home"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tongban seed demo` run once; tests that start from the demo get their own copy of it."""
+    template = tmp_path_factory.mktemp("demo-template")
+    assert run(template, "seed", "demo").exit_code == 0
+    return template / "tongban.db"
+
+
+@pytest.fixture
+def seeded(home: Path, demo_db: Path) -> Path:
+    home.mkdir(parents=True)
+    with sqlite3.connect(demo_db) as src, sqlite3.connect(home / "tongban.db") as dst:
+        src.backup(dst)
+    return home
 
 
 def run(home: Path, *args: str) -> Any:
@@ -109,16 +126,15 @@ CATALOG_REIMPORT_BUG = (
 
 
 @pytest.mark.xfail(strict=True, reason=CATALOG_REIMPORT_BUG)
-def test_seed_demo_twice_keeps_the_accounts(home: Path) -> None:
+def test_seed_demo_twice_keeps_the_accounts(seeded: Path) -> None:
     """`tongban serve` seeds on every start, so seeding an existing database must be harmless."""
-    assert run(home, "seed", "demo").exit_code == 0
-    again = run(home, "seed", "demo")
+    again = run(seeded, "seed", "demo")
     assert again.exit_code == 0 and "already present" in again.output, again.output
 
 
 @pytest.mark.xfail(strict=True, reason=CATALOG_REIMPORT_BUG)
-def test_catalog_import_again_updates_the_items_in_place(home: Path, tmp_path: Path) -> None:
-    assert run(home, "seed", "demo").exit_code == 0
+def test_catalog_import_again_updates_the_items_in_place(seeded: Path, tmp_path: Path) -> None:
+    home = seeded
     path = tmp_path / "items.json"
     for days in (5, 7):
         path.write_text(json.dumps([{"code": "ZZ-001", "name": "测试事项", "zone": "TJ-TEDA", "promised_days": days,
@@ -134,8 +150,8 @@ def test_catalog_import_again_updates_the_items_in_place(home: Path, tmp_path: P
         rt.dispose()
 
 
-def test_user_add_prints_a_token_and_refuses_clearly(home: Path) -> None:
-    assert run(home, "seed", "demo").exit_code == 0
+def test_user_add_prints_a_token_and_refuses_clearly(seeded: Path) -> None:
+    home = seeded
     r = run(home, "user", "add", "bj_clerk2", "--role", "clerk", "--zone", "BJ-ETOWN", "--name", "王芳")
     assert r.exit_code == 0, r.output
     token = r.stdout.strip()
@@ -157,8 +173,8 @@ def test_commands_on_a_database_that_was_never_set_up_say_so(home: Path) -> None
         assert "db upgrade" in one_error_line(run(home, *args)), args
 
 
-def test_catalog_import_adds_items_and_refuses_a_bad_file_clearly(home: Path, tmp_path: Path) -> None:
-    assert run(home, "seed", "demo").exit_code == 0
+def test_catalog_import_adds_items_and_refuses_a_bad_file_clearly(seeded: Path, tmp_path: Path) -> None:
+    home = seeded
     good = tmp_path / "items.json"
     good.write_text(json.dumps({"items": [{
         "code": "ZZ-001", "name": "测试事项", "zone": "TJ-TEDA", "promised_days": 5,
