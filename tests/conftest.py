@@ -13,8 +13,13 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests import servers
+
+# Shared, noisy 2-core machines: property tests judge results, never per-example time.
+hypothesis_settings.register_profile("tongban", deadline=None)
+hypothesis_settings.load_profile("tongban")
 
 # Prefect in tests: no telemetry (the network is closed) and no stray settings from the developer's home.
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from storage.case.models import Material
 from storage.catalog.models import DEFAULT_STEP_TARGETS, Item, ItemMaterial
 from storage.zone.models import Zone
 
@@ -55,13 +56,21 @@ def upsert_item(*, db_session: Session, spec: ItemSpec) -> Item:
     item.name, item.promised_days = spec.name, spec.promised_days
     item.step_targets = {**DEFAULT_STEP_TARGETS, **spec.step_targets}
     item.result_delivery, item.mail_side, item.same_standard = spec.result_delivery, spec.mail_side, spec.same_standard
+    # Update the checklist in place: cases point at its lines (materials.item_material_id).
     existing = {m.name: m for m in item.materials}
-    item.materials = []
-    db_session.flush()
+    wanted = {m.name for m in spec.materials}
+    for gone in [m for name, m in existing.items() if name not in wanted]:
+        # Cases keep their own copy of the line (name, required); only the link to the catalog goes.
+        db_session.execute(update(Material).where(Material.item_material_id == gone.id)
+                           .values(item_material_id=None))
+        item.materials.remove(gone)
     for pos, m in enumerate(spec.materials, start=1):
-        row = existing.get(m.name) or ItemMaterial(name=m.name)
+        row = existing.get(m.name)
+        if row is None:
+            row = ItemMaterial(name=m.name)
+            item.materials.append(row)
         row.position, row.form, row.copies, row.required = pos, m.form, m.copies, m.required
-        item.materials.append(row)
+    item.materials.sort(key=lambda r: r.position)
     db_session.flush()
     return item
 

@@ -215,15 +215,15 @@ PER_PAGE = 50
 
 @router.get("/cases")
 def find_cases(request: Request, user: UserDep, q: str = "", state: str = "", side: str = "",
-               page: int = 1) -> Response:
+               overdue: str = "", page: int = 1) -> Response:
     """办件查询: every case the user's zone is party to, newest first."""
     runtime = runtime_of(request)
     page = max(page, 1)
     flt = queue_service.CaseFilter(state=state or None, side=side if side in ("receiving", "handling") else None,
-                                   text=q or None)
+                                   text=q or None, overdue=True if overdue in ("1", "true") else None)
     with transaction(runtime.session_factory) as s:
         rows, total = queue_service.list_cases(db_session=s, actor=user.actor, flt=flt, now=runtime.now(),
                                                limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-        query = urlencode({"q": q, "state": state, "side": side})
+        query = urlencode({"q": q, "state": state, "side": side, "overdue": overdue})
         return render(request, "cases.html", rows=rows, total=total, page=page, per_page=PER_PAGE, query=query,
                       q=q, state=state, side=side, states=list(STATE_LABELS))
