@@ -77,7 +77,7 @@ def test_a_warning_reaches_both_zones_by_webhook_and_email_masked(tb: Tongban, r
 
     (bj,) = mentioning(hook.received("/bj-window"), case_no)  # Beijing window: its clerk channel, Chinese
     assert "临期预警" in bj["title"] and case_no in bj["title"]
-    for expected in ("企业档案查询", "预审", "2026-11-25 17:30", f"{tb.runtime.settings.base_url}/cases/{case_no}",
+    for expected in ("企业档案查询", "预审", "2026-11-25 17:30", f"{tb.runtime.settings.base_url}/ui/cases/{case_no}",
                      "收件地"):
         assert expected in bj["message"]
     (tj,) = mentioning(hook.received("/tj-office"), case_no)  # Tianjin office: English, as its route asks
