@@ -119,20 +119,12 @@ def test_seed_demo_json_prints_working_tokens(home: Path) -> None:
         rt.dispose()
 
 
-CATALOG_REIMPORT_BUG = (
-    "bug in storage/catalog/service.py upsert_item (outside this helper's files): it empties item.materials, "
-    "flushes (delete-orphan deletes the rows), then appends the deleted ItemMaterial objects again → "
-    "InvalidRequestError; so a second `seed demo` / `serve` / `catalog import` of an existing item fails")
-
-
-@pytest.mark.xfail(strict=True, reason=CATALOG_REIMPORT_BUG)
 def test_seed_demo_twice_keeps_the_accounts(seeded: Path) -> None:
     """`tongban serve` seeds on every start, so seeding an existing database must be harmless."""
     again = run(seeded, "seed", "demo")
     assert again.exit_code == 0 and "already present" in again.output, again.output
 
 
-@pytest.mark.xfail(strict=True, reason=CATALOG_REIMPORT_BUG)
 def test_catalog_import_again_updates_the_items_in_place(seeded: Path, tmp_path: Path) -> None:
     home = seeded
     path = tmp_path / "items.json"
