@@ -5,17 +5,18 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from storage.pdf import pdf_text
 from tests.app_harness import Tongban, make_pdf
 from tests.web.drive import case, cases_in, ok, receive, send
 
 
-def trail(tb: Tongban, case_no: str, user: str = "bj_clerk") -> list[dict[str, object]]:
-    return ok(tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h(user)))  # type: ignore[return-value]
+def trail(tb: Tongban, case_no: str, user: str = "bj_clerk") -> list[dict[str, Any]]:
+    return list(ok(tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h(user))))
 
 
-def events(tb: Tongban, case_no: str) -> list[object]:
+def events(tb: Tongban, case_no: str) -> list[str]:
     return [e["event"] for e in trail(tb, case_no)]
 
 
