@@ -74,10 +74,10 @@ def measure(db: BenchDB, repeats: int) -> tuple[float, str]:
         query, label, params = _DUE_CASES, "due-steps query only (sweep not merged yet)", {"now": now,
                                                                                         "false": False}
 
-    def call() -> int:
+    def due_query() -> int:
         with engine.connect() as conn:
             return len(conn.execute(query, params).all())
 
-    if call():
+    if due_query():
         raise RuntimeError("the generated data has alerts due: the sweep figure would measure work, not overhead")
-    return median_time(call, repeats), label
+    return median_time(due_query, repeats), label

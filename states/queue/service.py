@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, or_, select, union
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from states.transition.rules import Actor
 from storage.case.models import Applicant, Case
@@ -69,9 +69,9 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
     return list(rows.unique()), total
 
 
-def _lanes(actor: Actor) -> list[tuple[ColumnElement[int], str]]:
+def _lanes(actor: Actor) -> list[tuple[InstrumentedAttribute[int], str]]:
     """(zone column, state) pairs the caller works on: each one is a range of a queue index."""
-    lanes: list[tuple[ColumnElement[int], str]] = []
+    lanes: list[tuple[InstrumentedAttribute[int], str]] = []
     if actor.role in ("clerk", "supervisor"):
         lanes += [(Case.receiving_zone_id, state) for state in RECEIVING_WORK]
     if actor.role in ("reviewer", "supervisor"):
@@ -79,7 +79,7 @@ def _lanes(actor: Actor) -> list[tuple[ColumnElement[int], str]]:
     return lanes
 
 
-def _first_ids(db_session: Session, actor: Actor, lanes: list[tuple[ColumnElement[int], str]], want: int, *,
+def _first_ids(db_session: Session, actor: Actor, lanes: list[tuple[InstrumentedAttribute[int], str]], want: int, *,
                with_deadline: bool) -> list[int]:
     """The first ``want`` case ids over all lanes, merged.
 
