@@ -28,7 +28,17 @@ def verify_case(*, db_session: Session, store: ObjectStore, case_no: str) -> Ver
     case = get_case(db_session=db_session, case_no=case_no)
     report = VerifyReport(case_no=case_no)
     report.problems += audit.verify_chain(db_session=db_session, case_id=case.id, case_no=case.case_no)
-    report.events_checked = len(audit.list_events(db_session=db_session, case_id=case.id))
+    events = audit.list_events(db_session=db_session, case_id=case.id)
+    report.events_checked = len(events)
+    # The case row must be where its trail says: a state or version changed by hand shows here.
+    if not events:
+        report.problems.append("the case has no audit trail")
+    elif (events[-1].to_state, events[-1].version) != (case.state, case.version):
+        last = events[-1]
+        report.problems.append(
+            f"case row says state '{case.state}' version {case.version}, but its audit trail ends at "
+            f"'{last.to_state}' version {last.version} (#{last.seq} {last.event}): changed outside the system"
+        )
     for f in case.files:
         report.files_checked += 1
         try:

@@ -194,7 +194,8 @@ def test_a_database_failure_after_the_files_were_stored_leaves_no_object(tb: Ton
         with leaves_nothing(tb):
             r = client.post("/api/v1/cases", headers=tb.h("bj_clerk"),
                             files=_parts(tb, [("申请表.pdf", make_pdf("a")), ("执照.pdf", make_pdf("b", 2))]))
-        assert r.status_code >= 500, r.text
+        assert r.status_code == 500 and r.json()["error"] == "internal", r.text
+        assert "nothing was kept" in r.json()["message"]
     finally:
         sql(tb, counter, d=1, day=day)
     assert receive(tb)  # the counter is right again and intake works

@@ -129,3 +129,18 @@ def test_a_changed_scan_is_not_forwarded(tb: Tongban) -> None:
     c = case(tb, case_no)
     assert c["state"] == "prechecked" and not any(x["purpose"] in ("packet", "copy") for x in c["files"])
     assert f["filename"] in verify_api(tb, case_no)["problems"][0]
+
+
+def test_a_case_row_changed_by_hand_is_reported(tb: Tongban) -> None:
+    """Someone sets a case to 'approved' in the database: the row no longer matches its trail."""
+    from sqlalchemy import text
+
+    r = tb.receive()
+    assert r.status_code == 201, r.text
+    case_no = r.json()["case_no"]
+    assert tb.client.get(f"/api/v1/cases/{case_no}/verify", headers=tb.h("bj_clerk")).json()["ok"] is True
+    with tb.runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE cases SET state = 'approved' WHERE case_no = :n"), {"n": case_no})
+    v = tb.client.get(f"/api/v1/cases/{case_no}/verify", headers=tb.h("bj_clerk")).json()
+    assert v["ok"] is False
+    assert any("state 'approved'" in p and "'received'" in p for p in v["problems"]), v["problems"]

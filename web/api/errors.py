@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from states.calendar import UnknownYearError
 from states.transition.errors import TransitionError
 from storage.objects.base import ObjectStoreUnavailable
 from storage.pdf.errors import MaterialError
+
+log = logging.getLogger("tongban.api")
 
 
 def install(app: FastAPI) -> None:
@@ -36,6 +41,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownYearError)
     async def _calendar(request: Request, exc: UnknownYearError) -> JSONResponse:
         return JSONResponse({"error": "calendar_unknown_year", "message": str(exc)}, status_code=503)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"error": "database_unavailable",
+                             "message": "the database cannot be reached; nothing was saved — try again shortly"},
+                            status_code=503, headers={"Retry-After": "10"})
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _db_refused(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.exception("database refused %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "the server could not save this request; nothing was "
+                             "kept (the transaction was rolled back) — try again or call support"}, status_code=500)
 
     @app.exception_handler(ObjectStoreUnavailable)
     async def _store(request: Request, exc: ObjectStoreUnavailable) -> JSONResponse:
