@@ -9,8 +9,10 @@ valid (one page showing one huge uncompressed image) and the upload must be acce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -120,7 +122,9 @@ class Server:
     launched: float
 
     def close(self) -> None:
-        self.process.kill()  # the figure is taken; a graceful shutdown would only wait for the dispatcher
+        """Kill the server and anything it started (its own process group): the figure is taken."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
 
@@ -144,6 +148,7 @@ def launch(db: BenchDB, profile: Profile) -> Server:
             [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,  # its own process group, so close() leaves no child behind
         )
     return Server(process=process, base=f"http://127.0.0.1:{port}", log_path=log_path, size=size,
                   launched=time.perf_counter())
