@@ -49,7 +49,7 @@ EVENT_RULES: dict[str, Rule] = {
     "deny": _r("reviewer", "handling"),
     "mail_result": _r("clerk reviewer system", "mail_side"),
     "ready_for_pickup": _r("clerk", "receiving"),
-    "deliver": _r("clerk reviewer system", "mail_side"),
+    "deliver": _r("clerk system", "mail_side"),
     "withdraw": _r("clerk", "receiving"),
 }
 

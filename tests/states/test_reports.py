@@ -135,7 +135,7 @@ def build_story(rt: Runtime) -> Story:
     b.to_review("bj_clerk", "tj_reviewer", c["A"], "11-24", "11-25")
     b.decide("tj_reviewer", c["A"], at("11-26", "15:00"))
     b.send("tj_reviewer", c["A"], "mail_result", at("11-26", "16:00"), carrier="EMS", tracking_no=TRACKING)
-    b.send("tj_reviewer", c["A"], "deliver", at("11-27", "10:00"))
+    b.send("tj_clerk", c["A"], "deliver", at("11-27", "10:00"))
 
     c["B"] = b.receive("bj_clerk", "QY-001", "TJ-TEDA", at("11-24", "11:00"))
     b.to_review("bj_clerk", "tj_reviewer", c["B"], "11-24", "11-25")

@@ -37,7 +37,7 @@ PATHS["approved"] = (*PATHS["under_review"], ("tj_reviewer", "approve"))
 PATHS["denied"] = (*PATHS["under_review"], ("tj_reviewer", "deny"))
 PATHS["mailed"] = (*PATHS["approved"], ("tj_reviewer", "mail_result"))
 PATHS["awaiting_pickup"] = (*PATHS["denied"], ("bj_clerk", "ready_for_pickup"))
-PATHS["closed"] = (*PATHS["mailed"], ("tj_reviewer", "deliver"))
+PATHS["closed"] = (*PATHS["mailed"], ("tj_clerk", "deliver"))
 
 
 def ok(r: Any, status: int = 200) -> Any:

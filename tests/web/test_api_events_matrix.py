@@ -60,8 +60,8 @@ def senders(event: str, state: str) -> frozenset[str]:
         return frozenset({"tj_reviewer"})
     if event == "mail_result":
         return frozenset({"tj_clerk", "tj_reviewer"})
-    if event == "deliver":  # a pickup is handed over at the receiving window; a mailing confirmed by its sender
-        return frozenset({"bj_clerk"}) if state == "awaiting_pickup" else frozenset({"tj_clerk", "tj_reviewer"})
+    if event == "deliver":  # DESIGN §2: a clerk (or the courier's confirmation, i.e. the system) confirms it
+        return frozenset({"bj_clerk"}) if state == "awaiting_pickup" else frozenset({"tj_clerk"})
     return frozenset()  # receive (new cases only), forward and reopen_for_supplement (the system's)
 
 

@@ -49,7 +49,7 @@ def test_happy_path_from_receipt_to_closed_by_mail(tb: Tongban) -> None:
     r = tb.event("tj_reviewer", case_no, "mail_result", carrier="EMS", tracking_no=TRACKING)
     assert r.status_code == 200, r.text
     assert r.json()["shipments"][0]["tracking_no"] == TRACKING
-    r = tb.event("tj_reviewer", case_no, "deliver")
+    r = tb.event("tj_clerk", case_no, "deliver")  # the window confirms the applicant got it
     assert r.json()["state"] == "closed"
     trail = tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h("bj_clerk")).json()
     assert [e["event"] for e in trail] == ["receive", "precheck_pass", "forward", "accept", "claim",
