@@ -103,11 +103,13 @@ FreshTb = Callable[[], Tongban]
 def fresh_tb(tmp_path: Path, pg_server_url: str, s3_server: str, prefect_harness: None) -> Iterator[FreshTb]:
     """Each call: a tongban on a new PostgreSQL database and a new S3 bucket (direct, no proxy)."""
     with contextlib.ExitStack() as stack:
+        made: list[Tongban] = []
 
         def make() -> Tongban:
             url = stack.enter_context(servers.temporary_database(pg_server_url))
-            home = tmp_path / f"tb-{len(stack._exit_callbacks)}"
-            return stack.enter_context(_start(home, url, servers.s3_store_url(s3_server)))
+            home = tmp_path / f"tb-{len(made)}"
+            made.append(stack.enter_context(_start(home, url, servers.s3_store_url(s3_server))))
+            return made[-1]
 
         yield make
 

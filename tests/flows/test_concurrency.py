@@ -62,15 +62,18 @@ def test_two_dispatchers_two_sweeps_and_two_reconcilers_run_every_job_exactly_on
         return run
 
     def dispatcher(n: int) -> Callable[[], object]:
-        return lambda: dispatch_once(runtime, worker=f"dispatcher-{n}", limit=1) or time.sleep(0.05)
+        def one_round() -> None:
+            if not dispatch_once(runtime, worker=f"dispatcher-{n}", limit=1):
+                time.sleep(0.05)
+        return one_round
 
     def sweeper() -> object:
         # Ten days ahead, so the sweeps have alerts to raise while the dispatchers work.
         return sweep(runtime=runtime, now=runtime.now() + timedelta(days=10), deliver=False)
 
-    def reconciler() -> object:
+    def reconciler() -> None:
         redispatched.extend(reconcile_plain(runtime, stuck_after_minutes=0).redispatched)
-        return time.sleep(0.05)
+        time.sleep(0.05)
 
     threads = [threading.Thread(target=loop(body), name=name) for name, body in (
         ("dispatcher-1", dispatcher(1)), ("dispatcher-2", dispatcher(2)),

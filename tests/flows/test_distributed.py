@@ -123,7 +123,7 @@ def test_cases_received_while_prefect_is_down_wait_and_go_on_when_it_is_back(dis
         assert distributed.dispatch() == 0
         [job] = jobs_of(tb, case_no)
         assert (job.status, job.attempts) == ("pending", 0)  # an outage is not an attempt
-        assert job.last_error.startswith("[transient] Prefect API unavailable")
+        assert (job.last_error or "").startswith("[transient] Prefect API unavailable")
     # Back: the jobs are due again after their short backoff.
     tb.clock.now = datetime.now(UTC) + timedelta(minutes=2)
     try:

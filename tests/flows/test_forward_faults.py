@@ -153,9 +153,10 @@ def test_a_case_forwarded_again_after_a_return_keeps_one_copy_of_each_file(tb_fs
     tb = tb_fs
     case_no = prechecked_case(tb)
     tb.dispatch()
-    for user, event, extra in (("tj_reviewer", "return", {"reason": "营业执照复印件不清晰"}),
-                               ("bj_clerk", "supplement", {}), ("bj_clerk", "precheck_pass", {})):
-        r = tb.event(user, case_no, event, **extra)
+    steps: list[tuple[str, str, dict[str, Any]]] = [("tj_reviewer", "return", {"reason": "营业执照复印件不清晰"}),
+                                                   ("bj_clerk", "supplement", {}), ("bj_clerk", "precheck_pass", {})]
+    for user, event, extra in steps:
+        r = tb.event(user, case_no, event, None, **extra)
         assert r.status_code == 200, r.text
     assert tb.dispatch() >= 1
     assert audit_events(tb, case_no).count("forward") == 2

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from states.transition.service import get_case
@@ -109,8 +109,8 @@ def test_approved_case_goes_back_by_post_and_the_carrier_closes_it(tb: Tongban) 
     code, out = _courier_desk(tb, tracking)
     assert code == 1 and "no result shipment" in out
     with transaction(tb.runtime.session_factory) as s:
-        s.execute(OutboxJob.__table__.update().where(OutboxJob.case_id == get_case(db_session=s, case_no=case_no).id,
-                                                     OutboxJob.kind == "mailback").values(status="pending"))
+        s.execute(update(OutboxJob).where(OutboxJob.case_id == get_case(db_session=s, case_no=case_no).id,
+                                          OutboxJob.kind == "mailback").values(status="pending"))
     tb.dispatch()
     assert_consistent(tb, case_no, "closed")
     assert _notices(tb, case_no) == ["result_decided", "result_mailed"]
@@ -154,7 +154,7 @@ def test_a_result_altered_in_the_store_fails_fast_and_nothing_is_copied(tb_fs: T
 
     assert tb.dispatch() == 0
     job = next(j for j in jobs_of(tb, case_no) if j.kind == "mailback")
-    assert job.status == "pending" and job.last_error.startswith("[permanent] IntegrityError")
+    assert job.status == "pending" and (job.last_error or "").startswith("[permanent] IntegrityError")
     case = case_json(tb, case_no)
     assert case["state"] == "approved"
     assert not [f for f in case["files"] if f["purpose"] == "copy" and f["zone"] == "BJ-ETOWN"]

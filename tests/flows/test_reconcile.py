@@ -87,7 +87,7 @@ def test_a_permanent_failure_is_reported_not_retried(tb_fs: Tongban) -> None:
         tb.clock.now = tb.clock.now + timedelta(minutes=5)
     try:
         [job] = [j for j in jobs_of(tb, case_no) if j.kind == "forward"]
-        assert job.status == "failed" and job.last_error.startswith("[permanent] IntegrityError")
+        assert job.status == "failed" and (job.last_error or "").startswith("[permanent] IntegrityError")
         report = reconcile_plain(tb.runtime)
         assert any(line.startswith(f"forward:{case_no} (job #{job.id})") for line in report.needs_attention)
         assert f"forward:{case_no}" not in report.redispatched
