@@ -12,7 +12,7 @@ from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
 from web import ui
-from web.api import alerts, cases, catalog, errors
+from web.api import alerts, cases, catalog, errors, shipments
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(cases.router)
     ui.install(app)  # after errors.install: UI error pages delegate to the JSON handlers outside /ui
     app.include_router(catalog.router)
+    app.include_router(shipments.router)
     app.include_router(alerts.router)
 
     @app.get("/healthz", tags=["ops"])

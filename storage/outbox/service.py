@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.db import utcnow
@@ -13,16 +15,19 @@ from storage.outbox.models import OutboxJob
 
 
 def enqueue(*, db_session: Session, kind: str, dedupe_key: str, case_id: int | None = None,
-            payload: dict[str, Any] | None = None, available_at: datetime | None = None) -> OutboxJob:
-    """Idempotent by ``dedupe_key``: the existing job is returned if one was written before."""
-    existing = db_session.scalars(select(OutboxJob).where(OutboxJob.dedupe_key == dedupe_key)).first()
-    if existing is not None:
-        return existing
-    job = OutboxJob(kind=kind, dedupe_key=dedupe_key, case_id=case_id, payload=payload or {},
-                    available_at=available_at or utcnow())
-    db_session.add(job)
-    db_session.flush()
-    return job
+            payload: dict[str, Any] | None = None, available_at: datetime | None = None) -> int | None:
+    """Idempotent by ``dedupe_key``: one ``INSERT … ON CONFLICT DO NOTHING``, no read first.
+
+    Returns the new job's id, or None when a job with that key was written before.
+    """
+    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    stmt = (insert(OutboxJob)
+            .values(kind=kind, dedupe_key=dedupe_key, case_id=case_id, payload=payload or {}, status="pending",
+                    attempts=0, available_at=available_at or now, created_at=now)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxJob.id))
+    return db_session.execute(stmt).scalar_one_or_none()
 
 
 def claim(*, db_session: Session, worker: str, now: datetime, limit: int = 10,
