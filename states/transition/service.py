@@ -174,14 +174,20 @@ def _post_originals(case: Case, originals: Any, now: datetime) -> dict[str, str]
     """原件寄递: the parcel of paper originals to the handling zone; the clock pauses until it arrives."""
     if not isinstance(originals, dict):
         raise PayloadInvalid("originals", "an object with carrier and tracking_no")
-    carrier = str(originals.get("carrier") or "").strip()
+    return _record_shipment(case, originals, "originals", now, prefix="originals.")
+
+
+def _record_shipment(case: Case, fields: dict[str, Any], direction: str, now: datetime, *,
+                     prefix: str = "") -> dict[str, str]:
+    """A parcel with its carrier and UPU S10 tracking number (check digit validated)."""
+    carrier = str(fields.get("carrier") or "").strip()
     if not carrier:
-        raise PayloadInvalid("originals.carrier", "name the carrier (e.g. EMS)")
+        raise PayloadInvalid(f"{prefix}carrier", "name the carrier (e.g. EMS)")
     try:
-        tracking = identifiers.validate_s10(str(originals.get("tracking_no") or ""), field="originals.tracking_no")
+        tracking = identifiers.validate_s10(str(fields.get("tracking_no") or ""), field=f"{prefix}tracking_no")
     except identifiers.IdentifierError as exc:  # its message already names the field
         raise PayloadInvalid(exc.field, exc.reason) from exc
-    case.shipments.append(Shipment(direction="originals", carrier=carrier, tracking_no=tracking, sent_at=now))
+    case.shipments.append(Shipment(direction=direction, carrier=carrier, tracking_no=tracking, sent_at=now))
     return {"carrier": carrier, "tracking_no": tracking}
 
 
@@ -215,15 +221,7 @@ def _deny(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any]
 
 def _mail_result(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
                  now: datetime) -> dict[str, Any]:
-    carrier = str(payload.get("carrier") or "").strip()
-    if not carrier:
-        raise PayloadInvalid("carrier", "name the carrier (e.g. EMS)")
-    try:
-        tracking = identifiers.validate_s10(str(payload.get("tracking_no") or ""), field="tracking_no")
-    except identifiers.IdentifierError as exc:  # its message already names the field
-        raise PayloadInvalid(exc.field, exc.reason) from exc
-    case.shipments.append(Shipment(direction="result", carrier=carrier, tracking_no=tracking, sent_at=now))
-    return {"carrier": carrier, "tracking_no": tracking}
+    return _record_shipment(case, payload, "result", now)
 
 
 def _deliver(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
