@@ -17,7 +17,8 @@ def test_courier_desk_confirms_delivery_and_the_case_closes(tb: Tongban) -> None
     url = f"/api/v1/shipments/{tracking}/delivered"
     refused = tb.client.post(url, json={}, headers=tb.h("tj_reviewer"))
     assert refused.status_code == 403, refused.text
-    unknown = tb.client.post("/api/v1/shipments/RR473124829GB/delivered", json={}, headers=tb.h("tj_clerk"))
+    never_mailed = tracking_no()  # a valid number no shipment carries
+    unknown = tb.client.post(f"/api/v1/shipments/{never_mailed}/delivered", json={}, headers=tb.h("tj_clerk"))
     assert unknown.status_code == 422 and unknown.json()["field"] == "tracking_no", unknown.text
     assert case_json(tb, case_no)["state"] == "mailed"  # refusals changed nothing
 
