@@ -89,7 +89,8 @@ def test_clerk_and_reviewer_walk_a_case_from_receipt_to_closed(
     # --- pre-check: every material fine, pass --------------------------------------------------
     clerk.locator("#precheck-form").get_by_role("button", name="预审通过").click()
     expect(_flash(clerk)).to_contain_text("预审通过")
-    expect(clerk.locator("h1 .state")).to_have_text("预审通过")
+    # The embedded dispatcher may already have forwarded it by the time the page loads.
+    expect(clerk.locator("h1 .state")).to_have_text(re.compile("预审通过|已转递"))
 
     # --- the reviewer of the handling zone sees it in the queue once the system has forwarded it ----
     reviewer = new_page()
