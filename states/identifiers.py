@@ -74,14 +74,7 @@ def validate_uscc(code: str, field: str = "applicant.id_number") -> str:
                 f"character {pos} {ch!r} is not allowed (only 0-9 and A-Z without I, O, S, V, Z)",
                 f"第 {pos} 位字符 {ch!r} 不合法（只能是数字和除 I、O、S、V、Z 以外的大写字母）",
             )
-    expected = uscc_check_char(value[:17])
-    if value[17] != expected:
-        raise IdentifierError(
-            field,
-            f"check digit is {value[17]}, expected {expected}",
-            f"校验码为 {value[17]}，应为 {expected}",
-        )
-    return value
+    return _checked(value, field, 17, uscc_check_char(value[:17]))
 
 
 # --- 居民身份证号 GB 11643-1999 --------------------------------------------------------------------
@@ -142,14 +135,7 @@ def validate_resident_id(
             f"the birth date {value[6:10]}-{value[10:12]}-{value[12:14]} is impossible",
             f"出生日期 {value[6:10]}-{value[10:12]}-{value[12:14]} 不存在",
         )
-    expected = resident_id_check_char(value[:17])
-    if value[17] != expected:
-        raise IdentifierError(
-            field,
-            f"check digit is {value[17]}, expected {expected}",
-            f"校验码为 {value[17]}，应为 {expected}",
-        )
-    return value
+    return _checked(value, field, 17, resident_id_check_char(value[:17]))
 
 
 # --- UPU S10 tracking numbers ---------------------------------------------------------------------
@@ -177,14 +163,7 @@ def validate_s10(tracking: str, field: str = "tracking_no") -> str:
             "a UPU S10 tracking number is 2 letters, 9 digits and 2 letters (e.g. RR473124829GB)",
             "UPU S10 邮件号码应为 2 位字母、9 位数字、2 位字母（如 RR473124829GB）",
         )
-    expected = s10_check_digit(value[2:10])
-    if value[10] != expected:
-        raise IdentifierError(
-            field,
-            f"check digit is {value[10]}, expected {expected}",
-            f"校验码为 {value[10]}，应为 {expected}",
-        )
-    return value
+    return _checked(value, field, 10, s10_check_digit(value[2:10]))
 
 
 # --- masking ------------------------------------------------------------------------------------
@@ -250,3 +229,14 @@ def mask_text(text: str) -> str:
     """
     masked = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
     return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
+
+
+def _checked(value: str, field: str, position: int, expected: str) -> str:
+    """The one refusal all three identifiers share: the check character at ``position`` is wrong."""
+    if value[position] != expected:
+        raise IdentifierError(
+            field,
+            f"check digit is {value[position]}, expected {expected}",
+            f"校验码为 {value[position]}，应为 {expected}",
+        )
+    return value
