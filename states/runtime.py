@@ -12,6 +12,7 @@ from datetime import datetime, time
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from states.calendar import WorkCalendar
@@ -46,14 +47,30 @@ class Runtime:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
-        return WorkCalendar(self.settings.calendar_override)
+        """Packaged years + the override file + the years an admin entered (``calendar_years``)."""
+        from states.calendar.recompute import official_years
 
-    @cached_property
-    def clock(self) -> Clock:
-        return Clock(self.calendar, tz=self.settings.timezone,
+        try:
+            with self.session_factory() as s:
+                official = official_years(db_session=s)
+        except DBAPIError:
+            official = []  # a database not migrated yet: nothing entered there
+        return WorkCalendar(self.settings.calendar_override, official=official)
+
+    def make_clock(self, calendar: WorkCalendar) -> Clock:
+        return Clock(calendar, tz=self.settings.timezone,
                      close=time.fromisoformat(self.settings.close_of_business),
                      warning_workdays=self.settings.sla_warning_workdays,
                      escalation_workdays=self.settings.sla_escalation_workdays)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return self.make_clock(self.calendar)
+
+    def reload_calendar(self) -> None:
+        """Count with the calendar as it now stands (after a year was published)."""
+        self.__dict__.pop("calendar", None)
+        self.__dict__.pop("clock", None)
 
     def now(self) -> datetime:
         return self.now_fn()  # type: ignore[operator]

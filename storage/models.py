@@ -1,6 +1,7 @@
 """Every table, imported once so that metadata (Alembic, create_all) sees them all."""
 
 from storage.audit.models import AuditEvent
+from storage.calendar.models import CalendarYear
 from storage.case.models import Applicant, Case, CaseSequence, Material, Shipment, StoredFile
 from storage.catalog.models import Item, ItemMaterial
 from storage.db import Base
@@ -10,6 +11,6 @@ from storage.user.models import User
 from storage.zone.models import Zone
 
 __all__ = [
-    "Alert", "Applicant", "AuditEvent", "Base", "Case", "CaseDeadline", "CasePause", "CaseSequence", "Delivery",
+    "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CasePause", "CaseSequence", "Delivery",
     "Item", "ItemMaterial", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "Zone",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,22 @@ from web import ui
 from web.api import alerts, cases, catalog, errors, shipments
 
 
+def _calendar_published_since_last_start(runtime: Runtime) -> None:
+    """A new chinesecalendar release (or override file) now publishes a year that provisional dates
+    were counted in: recompute them once, at start (states/calendar/recompute.py)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from states.calendar.recompute import publish
+
+    try:
+        report = publish(runtime)
+    except DBAPIError as exc:  # not migrated yet: nothing to recompute
+        logging.getLogger("tongban.calendar").warning("calendar check at start skipped: %s", exc)
+        return
+    if report.moved:
+        logging.getLogger("tongban.calendar").info("calendar recompute at start: %d case(s) moved", len(report.moved))
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
                run_dispatcher: bool | None = None) -> FastAPI:
     runtime = runtime or Runtime(settings or Settings())
@@ -23,6 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _calendar_published_since_last_start(runtime)
         dispatcher = None
         if dispatch_here:
             from flows.dispatch import EmbeddedDispatcher

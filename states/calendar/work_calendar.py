@@ -2,24 +2,37 @@
 
 Promised time limits (承诺时限) are counted in working days (DESIGN §3). The data comes from the
 ``chinesecalendar`` package (the State Council schedules it ships, 2004–2026 in 1.11.0) plus an
-override file an admin edits when the State Council publishes a new year's schedule (usually in
-November). A day in a year that neither covers is an :class:`UnknownYearError` — never a guess,
-because a guessed deadline is a wrong promise to an applicant.
+override file an admin edits (or the years an admin entered in the admin UI) when the State
+Council publishes a new year's schedule (November or December).
+
+A later year that none of those covers is **provisional** (暂定): its days off are the statutory
+holidays and their 补假 (see :mod:`states.calendar.statutory`), weekends rest, no 调休; every
+:class:`DayInfo` of it says ``provisional=True`` so the dates computed from it are marked, and they
+are recomputed when the year is published. A year before the packaged ones is an
+:class:`UnknownYearError`: the 2024 rules do not reach back.
+
+A zone may have local days (a local adjusted day, rare but real): the override file's ``"zones"``
+section, applied by :meth:`WorkCalendar.for_zone` on top of everything else.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from states.calendar.statutory import PROVISIONAL_NOTE, provisional_days
+
 __all__ = [
     "CalendarOverrideError",
     "DayInfo",
+    "OfficialYear",
     "UnknownYearError",
     "WorkCalendar",
 ]
@@ -47,6 +60,18 @@ class DayInfo:
     day: date
     workday: bool
     reason: str
+    #: The day's year has no published schedule: this is the statutory rule, not the notice.
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
+class OfficialYear:
+    """A year's published schedule entered by an admin (stored in ``calendar_years``)."""
+
+    year: int
+    holidays: dict[date, str]
+    workdays: dict[date, str] = field(default_factory=dict)
+    source: str = ""
 
 
 def _package_days() -> tuple[set[int], dict[date, DayInfo]]:
@@ -62,8 +87,10 @@ def _package_days() -> tuple[set[int], dict[date, DayInfo]]:
     return set(range(first, last + 1)), special
 
 
-def _load_override(path: Path) -> tuple[set[int], dict[date, DayInfo]]:
-    """Read an override file; every problem is a :class:`CalendarOverrideError` naming file and entry."""
+def _load_override(path: Path) -> tuple[set[int], dict[date, DayInfo], dict[str, dict[date, DayInfo]]]:
+    """Read an override file; every problem is a :class:`CalendarOverrideError` naming file and entry.
+
+    Returns the years it covers, their special days, and each zone's local days."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -105,30 +132,123 @@ def _load_override(path: Path) -> tuple[set[int], dict[date, DayInfo]]:
                     raise CalendarOverrideError(f"{where}: {problem}")
                 special[day] = DayInfo(day, worked, name.strip())
         years.add(year)
-    return years, special
+    zones: dict[str, dict[date, DayInfo]] = {}
+    raw_zones = raw.get("zones", {})
+    if not isinstance(raw_zones, dict):
+        raise CalendarOverrideError(f'calendar override file {path}: "zones" must map zone codes to days')
+    for code, entry in raw_zones.items():
+        where = f"calendar override file {path}, zone {code}"
+        if not isinstance(entry, dict) or set(entry) - {"holidays", "workdays", "note"}:
+            raise CalendarOverrideError(f'{where}: expected {{"holidays": {{...}}, "workdays": {{...}}}}')
+        local: dict[date, DayInfo] = {}
+        for kind, worked in (("holidays", False), ("workdays", True)):
+            table = entry.get(kind, {})
+            if not isinstance(table, dict):
+                raise CalendarOverrideError(f'{where}: "{kind}" must map dates to names')
+            for day_key, name in table.items():
+                try:
+                    day = date.fromisoformat(day_key)
+                except (TypeError, ValueError):
+                    raise CalendarOverrideError(f"{where}: {kind} key {day_key!r} is not a YYYY-MM-DD date") from None
+                if not isinstance(name, str) or not name.strip():
+                    raise CalendarOverrideError(f"{where}: {kind} date {day_key} needs a name")
+                if day in local:
+                    raise CalendarOverrideError(f"{where}: {day_key} is listed both as a holiday and a workday")
+                local[day] = DayInfo(day, worked, f"{name.strip()}（{code} 本地调整 local day）")
+        zones[str(code)] = local
+    return years, special, zones
 
 
 class WorkCalendar:
-    """Working days from the packaged schedules plus an optional override file (override wins)."""
+    """Working days from the packaged schedules, the override file and the admin-entered years (later
+    wins), provisional for a later year none of them covers, with a zone's local days on top."""
 
-    def __init__(self, override_path: Path | None = None) -> None:
+    def __init__(self, override_path: Path | None = None, *, official: Iterable[OfficialYear] = ()) -> None:
         self._years, self._special = _package_days()
+        self._packaged = frozenset(self._years)
+        self._first = min(self._years)
+        self._sources: dict[int, str] = {y: "chinesecalendar" for y in self._years}
+        self._zones: dict[str, dict[date, DayInfo]] = {}
         self.override_path = override_path
+        self.zone: str | None = None
+        self._local: dict[date, DayInfo] = {}
+        self._provisional: dict[int, dict[date, DayInfo]] = {}
         if override_path is not None:
-            years, special = _load_override(Path(override_path))
+            years, special, zones = _load_override(Path(override_path))
             self._years |= years
             self._special.update(special)
+            self._zones = zones
+            self._sources.update({y: f"override file {override_path}" for y in years})
+        for entry in official:
+            self._years.add(entry.year)
+            self._sources[entry.year] = f"admin: {entry.source}".strip()
+            self._special.update({d: DayInfo(d, False, n) for d, n in entry.holidays.items()})
+            self._special.update({d: DayInfo(d, True, n) for d, n in entry.workdays.items()})
+
+    def for_zone(self, code: str | None) -> WorkCalendar:
+        """This calendar as the zone ``code`` counts it: its local days (if any) on top."""
+        if not code or code == self.zone or (code not in self._zones and self.zone is None):
+            return self
+        view = copy.copy(self)
+        view.zone = code
+        view._local = self._zones.get(code, {})
+        return view
+
+    def zones_with_local_days(self) -> set[str]:
+        return {code for code, days in self._zones.items() if days}
+
+    def differs_between(self, a: str | None, b: str | None) -> bool:
+        """Whether zones ``a`` and ``b`` count some day differently (one of them has local days)."""
+        return (self._zones.get(a or "") or {}) != (self._zones.get(b or "") or {})
 
     def covered_years(self) -> set[int]:
-        """The years for which every day's status is known."""
+        """The years with a published schedule (every day's status is known, nothing provisional)."""
         return set(self._years)
+
+    def is_official(self, year: int) -> bool:
+        return year in self._years
+
+    def source_of(self, year: int) -> str:
+        """Where the year's schedule comes from (``chinesecalendar``, the override file, an admin), or
+        ``provisional``."""
+        return self._sources.get(year, "provisional")
+
+    def is_provisional(self, day: date) -> bool:
+        """Whether ``day`` lies in a year counted by the statutory rules only (暂定)."""
+        return day.year not in self._years and day.year > self._first
+
+    def provisional_holidays(self, year: int) -> dict[date, DayInfo]:
+        """The days off (statutory holidays and 补假) of a year without a published schedule."""
+        table = self._provisional.get(year)
+        if table is None:
+            if year < self._first:
+                raise UnknownYearError(year)
+            try:
+                days = provisional_days(year)
+            except LookupError:
+                raise UnknownYearError(year) from None
+            table = {d: DayInfo(d, False, f"{n}（暂定 provisional，{PROVISIONAL_NOTE}）", True)
+                     for d, n in days.items()}
+            self._provisional[year] = table
+        return table
 
     def info(self, day: date) -> DayInfo:
         """Whether ``day`` is worked and why; :class:`UnknownYearError` for a year with no data."""
         if isinstance(day, datetime):
             raise TypeError("WorkCalendar takes a date; convert a datetime with .date() in its time zone")
+        if self._local:
+            local = self._local.get(day)
+            if local is not None:
+                return local
         if day.year not in self._years:
-            raise UnknownYearError(day.year)
+            if day.year < self._first:
+                raise UnknownYearError(day.year)
+            known = self.provisional_holidays(day.year).get(day)
+            if known is not None:
+                return known
+            if day.weekday() >= 5:
+                return DayInfo(day, False, "weekend（暂定 provisional）", True)
+            return DayInfo(day, True, "weekday（暂定 provisional）", True)
         known = self._special.get(day)
         if known is not None:
             return known

@@ -18,6 +18,16 @@ A pause is counted in working days, ``(start day, end day]`` in local time like 
 (the day it began does not count, the day it ended does), and the overall deadline moves by that
 many working days when it ends. The pauses of this lifecycle never overlap (a return ends the
 originals pause before the supplement pause begins), so the moves simply add up.
+
+Provisional dates (暂定): a deadline that falls in a year with no published schedule is counted by the
+statutory rules (states/calendar/statutory.py) and flagged — ``cases.due_provisional`` /
+``step_due_provisional`` and ``case_deadlines.provisional`` (its alert time included) — so every
+place that shows it can say so, and the recompute (states/calendar/recompute.py) finds it when the
+year is published. Provisional years only ever follow the published ones, so a span is provisional
+exactly when its last day is.
+
+Both zones count a case's days by the **handling zone's** calendar (its local days, if any): the
+deadline is the same on both sides.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from sqlalchemy.orm import Session, object_session
 
 from states.calendar import WorkCalendar
 from storage.case.models import Case
+from storage.zone.models import Zone
 from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause, deadlines_of, pauses_of
 
 #: The step a case is in while in each state; ``None`` means no step clock runs.
@@ -82,6 +93,29 @@ class Clock:
         self.close = close
         self.warning_workdays = warning_workdays
         self.escalation_workdays = escalation_workdays
+        self._zones: dict[str, Clock] = {}
+        self._due_cache: dict[tuple[date, int], datetime] = {}
+
+    # --- which calendar -----------------------------------------------------------------------
+
+    def for_zone(self, code: str | None) -> Clock:
+        """This clock counting by zone ``code``'s calendar (the same clock when it has no local days)."""
+        cal = self.calendar.for_zone(code)
+        if cal is self.calendar or code is None:
+            return self
+        if code not in self._zones:
+            self._zones[code] = Clock(cal, tz=self.tz, close=self.close, warning_workdays=self.warning_workdays,
+                                      escalation_workdays=self.escalation_workdays)
+        return self._zones[code]
+
+    def for_case(self, case: Case) -> Clock:
+        """The clock of the case's handling zone (both zones see the same deadline)."""
+        if not self.calendar.zones_with_local_days():
+            return self
+        return self.for_zone(handling_zone_code(case))
+
+    def is_provisional(self, at: datetime | None) -> bool:
+        return at is not None and self.calendar.is_provisional(self.local_day(at))
 
     # --- arithmetic ---------------------------------------------------------------------------
 
@@ -89,8 +123,18 @@ class Clock:
         return at.astimezone(self.zone).date()
 
     def due(self, start: datetime, workdays: int) -> datetime:
-        """Close of business on the ``workdays``-th working day after ``start``'s local day."""
-        return self.calendar.deadline_at(start, workdays, close=self.close, tz=self.tz)
+        """Close of business on the ``workdays``-th working day after ``start``'s local day.
+
+        Memoised per (local day, working days): a recompute over many cases of the same days counts once.
+        """
+        key = (self.local_day(start), workdays)
+        hit = self._due_cache.get(key)
+        if hit is None:
+            hit = self.calendar.deadline_at(start, workdays, close=self.close, tz=self.tz)
+            if len(self._due_cache) > 100_000:
+                self._due_cache.clear()
+            self._due_cache[key] = hit
+        return hit
 
     def shift(self, at: datetime, workdays: int) -> datetime:
         """The same local time ``workdays`` working days later (or earlier, when negative)."""
@@ -122,10 +166,15 @@ class Clock:
     # --- the lifecycle's hooks ----------------------------------------------------------------
 
     def on_receipt(self, case: Case, now: datetime) -> None:
-        case.due_at = self.due(now, case.item.promised_days)
-        self.on_state_entered(case, now)
+        own = self.for_case(case)
+        case.due_at = own.due(now, case.item.promised_days)
+        own.on_state_entered(case, now)
 
     def on_state_entered(self, case: Case, now: datetime, previous: str | None = None) -> None:
+        own = self.for_case(case)
+        if own is not self:
+            own.on_state_entered(case, now, previous)
+            return
         session = object_session(case)
         if session is not None:
             # Nothing here may flush: a stale version must surface at the service's own flush.
@@ -156,6 +205,8 @@ class Clock:
             else:
                 target = int((case.item.step_targets or {}).get(step, 1))
                 case.step_due_at = self.due(now, target)
+        case.due_provisional = self.is_provisional(case.due_at)
+        case.step_due_provisional = self.is_provisional(case.step_due_at)
         session = object_session(case)
         if session is None or case.id is None or overall_moves or "deadlines" in case.__dict__:
             self._watch(case, now)
@@ -265,7 +316,7 @@ class Clock:
                  .where(CaseDeadline.case_id == case.id, CaseDeadline.step == case.step).scalar_subquery())
         session.execute(insert(CaseDeadline).values(
             case_id=case.id, step=case.step, visit=visit, started_at=row.started_at, due_at=row.due_at,
-            active=True, next_level=row.next_level, next_alert_at=row.next_alert_at))
+            active=True, next_level=row.next_level, next_alert_at=row.next_alert_at, provisional=row.provisional))
 
     @staticmethod
     def _retire(d: CaseDeadline, now: datetime) -> None:
@@ -279,6 +330,7 @@ class Clock:
         A warning that would fall before the deadline's own start (a one-day target begun after
         hours) is skipped: it would tell nobody anything the new step did not.
         """
+        d.provisional = self.is_provisional(d.due_at)
         if level is None:
             d.next_level = d.next_alert_at = None
             return
@@ -287,6 +339,7 @@ class Clock:
             if lvl == "warning" and at <= d.started_at:
                 continue
             d.next_level, d.next_alert_at = lvl, at
+            d.provisional = d.provisional or self.is_provisional(at)
             return
         d.next_level = d.next_alert_at = None
 
@@ -300,6 +353,9 @@ class Clock:
 
     def standing(self, case: Case, now: datetime) -> Standing:
         """Time used and left in working days, for the case view and reports."""
+        own = self.for_case(case)
+        if own is not self:
+            return own.standing(case, now)
         finished = sum((p.workdays or 0) for p in pauses_of(case) if p.ended_at is not None)
         end = case.decided_at or case.closed_at or now
         end_day = self.local_day(end)
@@ -316,3 +372,16 @@ class Clock:
         overdue = bool(case.due_at is not None and case.paused_since is None and end > case.due_at)
         return Standing(used_workdays=used, left_workdays=left, paused_workdays=finished,
                         paused=case.paused_since is not None, overdue=overdue)
+
+
+def handling_zone_code(case: Case) -> str | None:
+    """The handling zone's code without a flush or a lazy load where the row is at hand."""
+    zone = case.__dict__.get("handling_zone")
+    if zone is not None:
+        return str(zone.code)
+    session = object_session(case)
+    if session is None or case.handling_zone_id is None:
+        return None
+    with session.no_autoflush:
+        found = session.get(Zone, case.handling_zone_id)
+    return found.code if found is not None else None

@@ -102,10 +102,11 @@ def raise_due_alerts(*, db_session: Session, clock: Clock, routes: Routes, now: 
     for d in due:
         report.deadlines += 1
         case = cases[d.case_id]
+        own = clock.for_case(case)  # the handling zone's calendar counts for both sides
         while d.next_level is not None and d.next_alert_at is not None and d.next_alert_at <= now:
             level = d.next_level
             try:
-                at = clock.alert_at(d.due_at, level)
+                at = own.alert_at(d.due_at, level)
             except UnknownYearError as exc:
                 _unknown_year(report, case, d, exc, now)
                 break
@@ -138,7 +139,7 @@ def raise_due_alerts(*, db_session: Session, clock: Clock, routes: Routes, now: 
                                       lang=lang, subject=subject, body=body, now=now):
                         report.queued += 1
             try:
-                clock.advance(d)
+                own.advance(d)
             except UnknownYearError as exc:
                 d.next_level = LEVEL_AFTER.get(level)
                 _unknown_year(report, case, d, exc, now)

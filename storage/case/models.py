@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.catalog.models import Item
@@ -33,6 +33,8 @@ class Case(Base):
         Index("ix_cases_handling_queue", "handling_zone_id", "state", "step_due_at"),
         Index("ix_cases_receiving_queue", "receiving_zone_id", "state", "step_due_at"),
         Index("ix_cases_open_due", "closed", "step_due_at"),
+        Index("ix_cases_due_provisional", "due_provisional", sqlite_where=text("due_provisional"),
+              postgresql_where=text("due_provisional")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +60,10 @@ class Case(Base):
     step: Mapped[str | None] = mapped_column(String(20))
     step_started_at: Mapped[datetime | None]
     step_due_at: Mapped[datetime | None]
+    #: The deadline falls in (or was counted through) a year whose holidays are not yet published:
+    #: 暂定, recomputed when the schedule is added (states/calendar/recompute.py).
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    step_due_provisional: Mapped[bool] = mapped_column(default=False)
     #: Set while the overall clock is paused (awaiting a supplement, originals in the post).
     paused_since: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]

@@ -67,6 +67,8 @@ class CaseDeadline(Base):
     #: The level the sweep raises next (``warning``/``overdue``/``escalation``) and when; NULL = none.
     next_level: Mapped[str | None] = mapped_column(String(12))
     next_alert_at: Mapped[datetime | None]
+    #: ``due_at`` / ``next_alert_at`` were counted with a provisional (unpublished) year: 暂定.
+    provisional: Mapped[bool] = mapped_column(default=False)
 
     case: Mapped[Case] = relationship(
         backref=backref("deadlines", order_by="CaseDeadline.id", cascade="all, delete-orphan", lazy="select"))

@@ -1,0 +1,1 @@
+"""Published holiday schedules entered in the admin UI (节假日安排)."""
