@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from states.calendar import PROVISIONAL_NOTE
 from states.identifiers import mask_id
 from storage.audit.models import AuditEvent
 from storage.case.models import Case
@@ -28,9 +29,18 @@ def local(dt: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return dt.astimezone(ZoneInfo(tz)).strftime(fmt) if dt else ""
 
 
+def provisional_note(case: Case, tz: str) -> str:
+    """The line the applicant's paper carries while the deadline is provisional (暂定)."""
+    if not case.due_provisional:
+        return ""
+    return (f"注：承诺办结日期 {local(case.due_at, tz, '%Y-%m-%d')} 为暂定日期（该年度节假日安排尚未公布，"
+            f"按法定节假日推算），{PROVISIONAL_NOTE}；正式安排公布后将重新计算并告知。")
+
+
 def _particulars(case: Case, tz: str) -> dict[str, object]:
     z = case.receiving_zone
     return dict(
+        provisional_note=provisional_note(case, tz),
         case_no=case.case_no, item_code=case.item.code, item_name=case.item.name,
         receiving_zone=z.name, handling_zone=case.handling_zone.name, applicant_name=case.applicant.name,
         applicant_id=mask_id(case.applicant.id_number), received_at=local(case.received_at, tz),
@@ -56,7 +66,8 @@ def _materials(case: Case, *, with_hash: bool) -> list[MaterialLine]:
 def receipt_pdf(case: Case, *, tz: str, clerk: str = "") -> bytes:
     return render_receipt(ReceiptInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
-        deadline=local(case.due_at, tz, "%Y-%m-%d"), time_limit=f"{case.item.promised_days} 个工作日",
+        deadline=local(case.due_at, tz, "%Y-%m-%d") + ("（暂定）" if case.due_provisional else ""),
+        time_limit=f"{case.item.promised_days} 个工作日",
         materials=_materials(case, with_hash=False), clerk=clerk,
         result_delivery=DELIVERY_LABELS.get(case.delivery_method, case.delivery_method),
     ))

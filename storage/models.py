@@ -11,6 +11,7 @@ from storage.user.models import User
 from storage.zone.models import Zone
 
 __all__ = [
-    "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CasePause", "CaseSequence", "Delivery",
+    "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CasePause", "CaseSequence",
+    "Delivery",
     "Item", "ItemMaterial", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "Zone",
 ]

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from states.calendar.work_calendar import CalendarOverrideError, UnknownYearError, WorkCalendar
+from states.calendar.statutory import PROVISIONAL_NOTE
+from states.calendar.work_calendar import CalendarOverrideError, OfficialYear, UnknownYearError, WorkCalendar
 from storage.config import Settings
 
 calendar_app = typer.Typer(
@@ -43,12 +44,35 @@ def _parse_date(text: str) -> date:
 
 
 def _calendar(override: Path | None) -> WorkCalendar:
+    """The file given, or the running tongban's calendar: its override file and the years an admin
+    entered in the admin UI (read from its database when there is one; nothing is created)."""
+    official: list[OfficialYear] = []
     if override is None:
-        override = Settings().calendar_override
+        settings = Settings()
+        override = settings.calendar_override
+        url = settings.resolved_database_url()
+        if not url.startswith("sqlite") or (settings.home / "tongban.db").exists() or settings.database_url:
+            official = _entered_years(url)
     try:
-        return WorkCalendar(override)
+        return WorkCalendar(override, official=official)
     except CalendarOverrideError as exc:
         raise _fail(f"error: {exc}") from None
+
+
+def _entered_years(url: str) -> list[OfficialYear]:
+    from sqlalchemy.exc import DBAPIError
+
+    from states.calendar.recompute import official_years
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as s:
+            return official_years(db_session=s)
+    except DBAPIError:
+        return []
+    finally:
+        engine.dispose()
 
 
 @calendar_app.command()
@@ -66,7 +90,10 @@ def check(
         info = cal.info(when)
     except UnknownYearError as exc:
         raise _fail(f"error: {exc}") from None
-    typer.echo(f"{info.day.isoformat()} {'workday' if info.workday else 'rest'} — {info.reason}")
+    line = f"{info.day.isoformat()} {'workday' if info.workday else 'rest'} — {info.reason}"
+    if info.provisional:
+        line += f" [provisional: {day[:4]} is not published yet; {PROVISIONAL_NOTE}]"
+    typer.echo(line)
 
 
 @calendar_app.command()
@@ -84,4 +111,40 @@ def deadline(
         end = cal.add_workdays(when, n)
     except UnknownYearError as exc:
         raise _fail(f"error: {exc}") from None
-    typer.echo(end.isoformat())
+    if cal.is_provisional(end):
+        typer.echo(f"{end.isoformat()} provisional (暂定: counted with the statutory holidays of {end.year}, "
+                   f"not yet published; {PROVISIONAL_NOTE})")
+    else:
+        typer.echo(end.isoformat())
+
+
+@calendar_app.command()
+def recompute() -> None:
+    """Recompute every provisional date now that the calendar publishes its year (the override file
+    or a new chinesecalendar release; tongban also does this at start). Shows progress."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from states.calendar.recompute import publish
+    from states.runtime import Runtime
+
+    runtime = Runtime(Settings())
+    try:
+        with Progress(TextColumn("recomputing provisional deadlines"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn()) as bar:
+            task = bar.add_task("cases", total=None)
+
+            def step(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = publish(runtime, progress=step)
+    except CalendarOverrideError as exc:
+        raise _fail(f"error: {exc}") from None
+    finally:
+        runtime.dispose()
+    if not report.examined:
+        typer.echo("nothing to recompute: no provisional date lies in a year that is now published")
+        return
+    typer.echo(f"{report.examined} case(s) examined, {len(report.moved)} moved, "
+               f"{report.audited} audit event(s), {len(report.notified)} person(s) notified")
+    for m in report.moved[:20]:
+        typer.echo(f"  {m.case_no}: {m.old_due} → {m.new_due} ({m.moved_workdays:+d} working days)")

@@ -34,8 +34,8 @@ from states.runtime import Runtime
 from states.sla.clock import STEP_OF_STATE, TERMINAL, WATCHED_STEPS, Clock
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
-from storage.case.models import Case
 from storage.calendar.service import add_year, days_of, stored_years
+from storage.case.models import Case
 from storage.catalog.models import Item
 from storage.db import transaction
 from storage.sla.models import OVERALL, CaseDeadline, CasePause

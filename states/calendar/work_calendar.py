@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from states.calendar.statutory import PROVISIONAL_NOTE, provisional_days
+from states.calendar.statutory import provisional_days
 
 __all__ = [
     "CalendarOverrideError",
@@ -227,7 +227,7 @@ class WorkCalendar:
                 days = provisional_days(year)
             except LookupError:
                 raise UnknownYearError(year) from None
-            table = {d: DayInfo(d, False, f"{n}（暂定 provisional，{PROVISIONAL_NOTE}）", True)
+            table = {d: DayInfo(d, False, f"{n}（暂定 provisional）", True)
                      for d, n in days.items()}
             self._provisional[year] = table
         return table

@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session, object_session
 
 from states.calendar import WorkCalendar
 from storage.case.models import Case
-from storage.zone.models import Zone
 from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause, deadlines_of, pauses_of
+from storage.zone.models import Zone
 
 #: The step a case is in while in each state; ``None`` means no step clock runs.
 STEP_OF_STATE: dict[str, str | None] = {

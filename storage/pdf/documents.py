@@ -65,6 +65,8 @@ class CaseParticulars:
     applicant_id: str  # ALREADY masked by the caller
     received_at: str  # local time, display-ready
     window: WindowContact
+    #: Said when the case's dates are provisional (暂定, 以国务院办公厅公布的节假日安排为准).
+    provisional_note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +287,8 @@ def render_receipt(info: ReceiptInfo) -> bytes:
                 st.body,
             ),
         ]
+        if info.provisional_note:
+            flow += [Spacer(1, 2 * mm), _p(info.provisional_note, st.body)]
         if info.remarks:
             flow += [Spacer(1, 2 * mm), _p(f"备注：{info.remarks}", st.body)]
         flow += [Spacer(1, 8 * mm), _signatures([f"收件人 {info.clerk}".strip(), "窗口（盖章）"], st, width)]
@@ -347,6 +351,7 @@ def render_supplement_notice(info: NoticeInfo) -> bytes:
                 "补正期间不计入承诺办结时限；补齐后请携本告知书到原窗口办理。",
                 st.body,
             ),
+            *([_p(info.provisional_note, st.body)] if info.provisional_note else []),
             Spacer(1, 3 * mm),
             _particulars(info, extra, st, width),
             _p("需补正材料", st.heading),

@@ -219,29 +219,26 @@ def test_deadline_at_refuses_a_naive_datetime(cal: WorkCalendar) -> None:
         cal.deadline_at(datetime(2026, 3, 2, 9, 0), 1)
 
 
-# --- a year nobody has published ---------------------------------------------------------------
+# --- a year nobody has published: provisional, never a refusal (tests/states/test_calendar_provisional.py)
 
-UNKNOWN_2027 = (
-    "the working-day calendar has no data for 2027; add that year's State Council schedule "
+
+def test_2027_is_provisional_not_a_refusal(cal: WorkCalendar) -> None:
+    info = cal.info(date(2027, 1, 4))
+    assert info.workday is True and info.provisional is True
+    assert cal.is_provisional(date(2027, 1, 4)) and not cal.is_provisional(date(2026, 12, 31))
+    assert 2027 not in cal.covered_years() and cal.source_of(2027) == "provisional"
+
+
+def test_a_december_case_with_a_long_limit_gets_a_provisional_2027_date(cal: WorkCalendar) -> None:
+    # Sun 2026-12-20 + 10 working days: 12-21..12-31 give 9, 2027-01-01 (Fri, 元旦) is off, Mon 01-04.
+    assert cal.add_workdays(date(2026, 12, 20), 10) == date(2027, 1, 4)
+    assert cal.add_workdays(date(2026, 12, 20), 9) == date(2026, 12, 31)
+
+
+UNKNOWN_2003 = (
+    "the working-day calendar has no data for 2003; add that year's State Council schedule "
     "to the override file (TONGBAN_CALENDAR_OVERRIDE) — see README"
 )
-
-
-def test_2027_is_an_error_not_a_guess(cal: WorkCalendar) -> None:
-    with pytest.raises(UnknownYearError) as caught:
-        cal.is_workday(date(2027, 1, 4))
-    assert str(caught.value) == UNKNOWN_2027
-    assert caught.value.year == 2027
-    assert isinstance(caught.value, LookupError)
-
-
-def test_a_december_case_with_a_long_limit_already_needs_2027(cal: WorkCalendar) -> None:
-    # Sun 2026-12-20 + 10 working days: 12-21..12-25 (5), 12-28..12-31 (9), then 2027 is needed.
-    with pytest.raises(UnknownYearError, match="2027"):
-        cal.add_workdays(date(2026, 12, 20), 10)
-    with pytest.raises(UnknownYearError):
-        cal.deadline_at(datetime(2026, 12, 20, 3, 0, tzinfo=UTC), 10)
-    assert cal.add_workdays(date(2026, 12, 20), 9) == date(2026, 12, 31)
 
 
 def test_years_before_the_package_are_unknown_too(cal: WorkCalendar) -> None:
@@ -275,8 +272,7 @@ def test_an_override_file_makes_2027_work(tmp_path: Path) -> None:
     # Sun 2026-12-20 + 10: 12-21..12-31 give 9, 2027-01-01 (Fri) is off in the file, Sat/Sun off,
     # Mon 2027-01-04 is the 10th.
     assert cal.add_workdays(date(2026, 12, 20), 10) == date(2027, 1, 4)
-    with pytest.raises(UnknownYearError, match="2028"):
-        cal.info(date(2028, 1, 3))
+    assert cal.info(date(2028, 1, 3)).provisional  # the year after stays provisional
 
 
 def test_the_override_wins_over_the_package_for_the_dates_it_lists(tmp_path: Path) -> None:
@@ -434,8 +430,7 @@ def test_cli_deadline_prints_the_iso_date() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "2027-01-04"], "error: " + UNKNOWN_2027),
-        (["deadline", "2026-12-20", "10"], "error: " + UNKNOWN_2027),
+        (["check", "2003-01-06"], "error: " + UNKNOWN_2003),
         (["check", "2026-02-30"], "error: '2026-02-30' is not a date; write it as YYYY-MM-DD"),
         (["deadline", "tomorrow", "3"], "error: 'tomorrow' is not a date; write it as YYYY-MM-DD"),
     ],

@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from states.calendar import UnknownYearError
+from states.calendar import PROVISIONAL_NOTE, UnknownYearError
 from states.identifiers import mask_id, mask_phone
 from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
-from storage.sla.models import pauses_of
+from storage.sla.models import deadlines_of, pauses_of
 
 
 class FileOut(BaseModel):
@@ -70,7 +70,32 @@ class CaseSummary(BaseModel):
     due_at: datetime | None
     step: str | None
     step_due_at: datetime | None
+    #: 暂定: counted with a year whose holidays are not yet published (以国务院办公厅公布的节假日安排为准).
+    due_provisional: bool = False
+    step_due_provisional: bool = False
     overdue: bool
+
+
+class DeadlineOut(BaseModel):
+    """A watched deadline (the overall one or one visit of a step) and its next alert time."""
+
+    step: str
+    visit: int
+    due_at: datetime
+    active: bool
+    next_level: str | None
+    next_alert_at: datetime | None
+    provisional: bool
+
+
+class CalendarOut(BaseModel):
+    """Which calendar the case's working days are counted by (the handling zone's, for both sides)."""
+
+    zone: str
+    #: Set when the zones' calendars differ: the handling zone's rules.
+    note: str | None = None
+    #: Set while any date of the case is provisional.
+    provisional_note: str | None = None
 
 
 class CaseOut(CaseSummary):
@@ -91,6 +116,8 @@ class CaseOut(CaseSummary):
     time_left_workdays: int | None = None
     paused_workdays: int = 0
     pauses: list[PauseOut] = []
+    deadlines: list[DeadlineOut] = []
+    calendar: CalendarOut | None = None
 
 
 class AuditOut(BaseModel):
@@ -112,9 +139,20 @@ def summary(case: Case, now: datetime) -> dict[str, Any]:
         item_code=case.item.code, item_name=case.item.name, receiving_zone=case.receiving_zone.code,
         handling_zone=case.handling_zone.code, applicant_name=case.applicant.name,
         applicant_id=mask_id(case.applicant.id_number), received_at=case.received_at, due_at=case.due_at,
-        step=case.step, step_due_at=case.step_due_at,
+        step=case.step, step_due_at=case.step_due_at, due_provisional=bool(case.due_provisional),
+        step_due_provisional=bool(case.step_due_provisional),
         overdue=bool(not case.closed and case.step_due_at is not None and case.step_due_at < now),
     )
+
+
+def calendar_of(case: Case, clock: Clock, watched_provisional: bool = False) -> CalendarOut:
+    note = None
+    if clock.calendar.differs_between(case.receiving_zone.code, case.handling_zone.code):
+        note = (f"时限按承办地（{case.handling_zone.name}）工作日历计算 — the handling zone's calendar "
+                "counts (the two zones' calendars differ)")
+    provisional = case.due_provisional or case.step_due_provisional or watched_provisional
+    return CalendarOut(zone=case.handling_zone.code, note=note,
+                       provisional_note=f"暂定 provisional：{PROVISIONAL_NOTE}" if provisional else None)
 
 
 def file_out(f: StoredFile) -> FileOut:
@@ -127,6 +165,11 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
     if clock is not None:
         clock_fields["pauses"] = [PauseOut(reason=p.reason, started_at=p.started_at, ended_at=p.ended_at,
                                            workdays=p.workdays) for p in pauses_of(case)]
+        watched = deadlines_of(case)
+        clock_fields["deadlines"] = [DeadlineOut(step=d.step, visit=d.visit, due_at=d.due_at, active=d.active,
+                                                 next_level=d.next_level, next_alert_at=d.next_alert_at,
+                                                 provisional=d.provisional) for d in watched]
+        clock_fields["calendar"] = calendar_of(case, clock, any(d.provisional and d.active for d in watched))
         try:
             standing = clock.standing(case, now)
         except UnknownYearError:

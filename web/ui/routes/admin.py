@@ -38,7 +38,8 @@ router = APIRouter(prefix="/ui/admin", include_in_schema=False)
 MIN_PASSWORD = 8
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SECTIONS = [("adm.users", "/ui/admin"), ("adm.zones", "/ui/admin/zones"), ("adm.items", "/ui/admin/items"),
-            ("adm.report", "/ui/admin/catalog-report"), ("adm.routes", "/ui/admin/routes")]
+            ("adm.report", "/ui/admin/catalog-report"), ("adm.routes", "/ui/admin/routes"),
+            ("adm.calendar", "/ui/admin/calendar")]
 
 
 def _t(request: Request, key: str, **params: Any) -> str:

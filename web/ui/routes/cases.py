@@ -30,6 +30,7 @@ from storage.db import transaction
 from storage.pdf import pdf_outline_pages
 from storage.pdf.errors import MaterialError
 from storage.user.models import User
+from web.api.schemas import calendar_of
 from web.ui.deps import FormDep, UserDep
 from web.ui.i18n import event_label, translate
 from web.ui.render import lang_of, render, runtime_of, session_of
@@ -75,6 +76,7 @@ def case_page(request: Request, case_no: str, user: UserDep) -> Response:
             files_of={m.id: [f for f in case.files if f.material_id == m.id] for m in case.materials},
             on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
             one_click=ONE_CLICK, with_reason=WITH_REASON,
+            calendar_note=calendar_of(case, runtime.clock).note,
         )
 
 
