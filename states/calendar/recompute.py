@@ -60,6 +60,7 @@ class Move:
     old_step_due: datetime | None
     new_step_due: datetime | None
     moved_workdays: int
+    #: Still running against its deadline (not decided, not closed): its people are told.
     open: bool
 
 
@@ -170,7 +171,7 @@ def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _
             if row.due_at is not None and new_due is not None:
                 moved = cal.workdays_between(own.local_day(row.due_at), own.local_day(new_due))
             out.moves.append(Move(cid, row.case_no, row.state, row.due_at, new_due, row.step_due_at, new_step_due,
-                                  moved, not row.closed))
+                                  moved, not row.closed and row.decided_at is None))
             out.facts[cid] = row
     return out
 
