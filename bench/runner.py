@@ -85,11 +85,13 @@ class Profile:
     scale_ns: tuple[int, ...]
     queue_repeats: int
     forward_cases: int
+    #: Open cases with provisional dates recomputed when their year is published (issue 12).
+    recompute_cases: int = 100_000
 
 
 PROFILES = {
     "tiny": Profile("tiny", transitions=60, intake_cases=2, upload_mb=4, scale_ns=(200, 1_000),
-                    queue_repeats=5, forward_cases=1),
+                    queue_repeats=5, forward_cases=1, recompute_cases=500),
     "quick": Profile("quick", transitions=500, intake_cases=3, upload_mb=50, scale_ns=(10_000, 50_000),
                      queue_repeats=20, forward_cases=2),
     "full": Profile("full", transitions=2_000, intake_cases=8, upload_mb=500, scale_ns=(10_000, 100_000, 1_000_000),

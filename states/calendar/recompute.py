@@ -46,6 +46,8 @@ __all__ = ["Move", "RecomputeReport", "official_years", "plan", "publish", "reco
 
 EVENT = "calendar_recomputed"
 CHUNK = 2000
+#: Cases listed by name in the one message a person gets; the rest are counted.
+LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -112,20 +114,22 @@ def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _
             .join(Item, Item.id == c.item_id).join(Zone, Zone.id == c.handling_zone_id).where(c.id.in_(ids)))
     if lock and db_session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Case.__table__)
-    cases = {r.id: r for r in db_session.execute(stmt)}
+    conn = db_session.connection()
+    cases = {r.id: r for r in conn.execute(stmt)}
     p = CasePause.__table__.c
     pauses: dict[int, list[Any]] = defaultdict(list)
-    for r in db_session.execute(select(p.id, p.case_id, p.started_at, p.ended_at, p.workdays)
+    for r in conn.execute(select(p.id, p.case_id, p.started_at, p.ended_at, p.workdays)
                                 .where(p.case_id.in_(ids), p.ended_at.is_not(None))):
         pauses[r.case_id].append(r)
     d = CaseDeadline.__table__.c
     watches: dict[int, list[_Watch]] = defaultdict(list)
-    for r in db_session.execute(select(d.id, d.case_id, d.step, d.started_at, d.due_at, d.next_level,
+    for r in conn.execute(select(d.id, d.case_id, d.step, d.started_at, d.due_at, d.next_level,
                                        d.next_alert_at, d.provisional)
                                 .where(d.case_id.in_(ids), d.active.is_(True))):
         watches[r.case_id].append(_Watch(*r))
 
     out = _Plan([], [], [], [], {})
+    spans: dict[tuple[Any, Any], int] = {}
     for cid in ids:
         row = cases.get(cid)
         if row is None:
@@ -169,7 +173,12 @@ def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _
         if changed:
             moved = 0
             if row.due_at is not None and new_due is not None:
-                moved = cal.workdays_between(own.local_day(row.due_at), own.local_day(new_due))
+                span = (own.local_day(row.due_at), own.local_day(new_due))
+                moved = spans.get(span) if own is clock else None  # type: ignore[assignment]
+                if moved is None:
+                    moved = cal.workdays_between(*span)
+                    if own is clock:
+                        spans[span] = moved
             out.moves.append(Move(cid, row.case_no, row.state, row.due_at, new_due, row.step_due_at, new_step_due,
                                   moved, not row.closed and row.decided_at is None))
             out.facts[cid] = row
@@ -183,6 +192,11 @@ def plan(*, db_session: Session, clock: Clock) -> list[Move]:
     for i in range(0, len(ids), CHUNK):
         moves += _plan(db_session, clock, ids[i:i + CHUNK], lock=False).moves
     return moves
+
+
+def _s(at: datetime | None) -> str | None:
+    """A time as the audit payload keeps it (what ``json.dumps(default=str)`` would write)."""
+    return None if at is None else str(at)
 
 
 def _local(at: datetime | None, tz: str) -> str:
@@ -220,10 +234,10 @@ def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
             events.append(dict(
                 case_id=m.case_id, case_no=m.case_no, at=now, actor=SYSTEM.username, actor_role=SYSTEM.role,
                 event=EVENT, from_state=m.state, to_state=m.state, version=row.version,
-                payload={"reason": reason, "due_at": {"from": m.old_due, "to": m.new_due},
-                         "step": row.step, "step_due_at": {"from": m.old_step_due, "to": m.new_step_due},
+                payload={"reason": reason, "due_at": {"from": _s(m.old_due), "to": _s(m.new_due)},
+                         "step": row.step, "step_due_at": {"from": _s(m.old_step_due), "to": _s(m.new_step_due)},
                          "moved_workdays": m.moved_workdays}))
-        report.audited += audit.append_many(db_session=db_session, events=events)
+        report.audited += audit.append_many(db_session=db_session, events=events, plain_payloads=True)
         report.moved += part.moves
         facts.update(part.facts)
         report.examined += len(ids[i:i + CHUNK])
@@ -262,7 +276,9 @@ def _notify(db_session: Session, clock: Clock, moves: list[Move], facts: dict[in
         if user is None or not user.active:
             continue
         lines = [f"- {m.case_no}：{_local(m.old_due, clock.tz)} → {_local(m.new_due, clock.tz)}"
-                 f"（{m.moved_workdays:+d} 个工作日）" for m in mine]
+                 f"（{m.moved_workdays:+d} 个工作日）" for m in mine[:LISTED]]
+        if len(mine) > LISTED:
+            lines.append(f"…… 及其余 {len(mine) - LISTED} 件（见各办件的审计记录：{EVENT}）")
         subject = f"【时限调整】{reason}：{len(mine)} 件办件的承诺办结时间已按正式节假日安排重新计算"
         body = "\n".join([f"{user.display_name}：", f"{reason}。以下办件原为暂定的时限已重新计算：", *lines,
                           "", "详情见各办件页面与审计记录。"])

@@ -95,6 +95,7 @@ class Clock:
         self.escalation_workdays = escalation_workdays
         self._zones: dict[str, Clock] = {}
         self._due_cache: dict[tuple[date, int], datetime] = {}
+        self._alert_cache: dict[tuple[datetime, str], datetime] = {}
 
     # --- which calendar -----------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class Clock:
         return self.for_zone(handling_zone_code(case))
 
     def is_provisional(self, at: datetime | None) -> bool:
-        return at is not None and self.calendar.is_provisional(self.local_day(at))
+        return at is not None and self.calendar.is_provisional(at.astimezone(self.zone).date())
 
     # --- arithmetic ---------------------------------------------------------------------------
 
@@ -155,13 +156,22 @@ class Clock:
 
     def alert_at(self, due_at: datetime, level: str) -> datetime:
         """When ``level`` is due for a deadline: warning before it, overdue at it, escalation after."""
-        if level == "warning":
-            return self.shift(due_at, -self.warning_workdays)
         if level == "overdue":
             return due_at
-        if level == "escalation":
-            return self.shift(due_at, self.escalation_workdays)
-        raise ValueError(f"unknown alert level {level!r}")
+        key = (due_at, level)
+        hit = self._alert_cache.get(key)
+        if hit is not None:
+            return hit
+        if level == "warning":
+            hit = self.shift(due_at, -self.warning_workdays)
+        elif level == "escalation":
+            hit = self.shift(due_at, self.escalation_workdays)
+        else:
+            raise ValueError(f"unknown alert level {level!r}")
+        if len(self._alert_cache) > 100_000:
+            self._alert_cache.clear()
+        self._alert_cache[key] = hit
+        return hit
 
     # --- the lifecycle's hooks ----------------------------------------------------------------
 

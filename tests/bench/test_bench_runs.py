@@ -20,6 +20,7 @@ FIGURES = (
     "SLA sweep, nothing due",
     "reviewer's first queue page",
     "forward of a",
+    "calendar recompute, year published",
 )
 
 
