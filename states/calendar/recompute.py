@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from notifications import ledger
@@ -97,6 +97,10 @@ class _Plan:
     facts: dict[int, Any]
 
 
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _candidates(db_session: Session) -> list[int]:
     provisional_watch = select(CaseDeadline.case_id).where(CaseDeadline.active.is_(True),
                                                            CaseDeadline.provisional.is_(True))
@@ -106,27 +110,27 @@ def _candidates(db_session: Session) -> list[int]:
 
 
 def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _Plan:
-    c = Case.__table__.c
+    c = _table(Case).c
     stmt = (select(c.id, c.case_no, c.state, c.version, c.received_at, c.due_at, c.step, c.step_started_at,
                    c.step_due_at, c.paused_since, c.decided_at, c.closed, c.received_by_id, c.assignee_id,
                    c.receiving_zone_id, c.handling_zone_id, c.due_provisional, c.step_due_provisional,
                    Item.promised_days, Item.step_targets, Zone.code.label("handling_code"))
             .join(Item, Item.id == c.item_id).join(Zone, Zone.id == c.handling_zone_id).where(c.id.in_(ids)))
     if lock and db_session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Case.__table__)
+        stmt = stmt.with_for_update(of=_table(Case))
     conn = db_session.connection()
     cases = {r.id: r for r in conn.execute(stmt)}
-    p = CasePause.__table__.c
+    p = _table(CasePause).c
     pauses: dict[int, list[Any]] = defaultdict(list)
-    for r in conn.execute(select(p.id, p.case_id, p.started_at, p.ended_at, p.workdays)
-                                .where(p.case_id.in_(ids), p.ended_at.is_not(None))):
-        pauses[r.case_id].append(r)
-    d = CaseDeadline.__table__.c
+    for pr in conn.execute(select(p.id, p.case_id, p.started_at, p.ended_at, p.workdays)
+                           .where(p.case_id.in_(ids), p.ended_at.is_not(None))):
+        pauses[pr.case_id].append(pr)
+    d = _table(CaseDeadline).c
     watches: dict[int, list[_Watch]] = defaultdict(list)
-    for r in conn.execute(select(d.id, d.case_id, d.step, d.started_at, d.due_at, d.next_level,
-                                       d.next_alert_at, d.provisional)
-                                .where(d.case_id.in_(ids), d.active.is_(True))):
-        watches[r.case_id].append(_Watch(*r))
+    for wr in conn.execute(select(d.id, d.case_id, d.step, d.started_at, d.due_at, d.next_level,
+                                  d.next_alert_at, d.provisional)
+                           .where(d.case_id.in_(ids), d.active.is_(True))):
+        watches[wr.case_id].append(_Watch(*wr))
 
     out = _Plan([], [], [], [], {})
     spans: dict[tuple[Any, Any], int] = {}
@@ -209,7 +213,7 @@ def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
     report = RecomputeReport()
     ids = _candidates(db_session)
     conn = db_session.connection()
-    ct, pt, dt = Case.__table__, CasePause.__table__, CaseDeadline.__table__
+    ct, pt, dt = _table(Case), _table(CasePause), _table(CaseDeadline)
     upd_case = ct.update().where(ct.c.id == bindparam("_id")).values(
         due_at=bindparam("due_at"), step_due_at=bindparam("step_due_at"),
         due_provisional=bindparam("due_provisional"), step_due_provisional=bindparam("step_due_provisional"))

@@ -119,9 +119,10 @@ def parse_schedule(*, year_text: str, source: str, holidays_text: str, workdays_
         if not parts:
             continue
         where = f"调休上班第 {n} 行"
-        day = _date(parts[0], year, where, problems)
-        if day is None:
+        worked = _date(parts[0], year, where, problems)
+        if worked is None:
             continue
+        day = worked
         if day.weekday() < 5:
             problems.append(f"{where}：{day.isoformat()} 是星期{WEEKDAYS[day.weekday()]}，"
                             "调休上班日只能是周六或周日")

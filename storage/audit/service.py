@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.audit.models import AuditEvent
@@ -88,7 +88,7 @@ def append_many(*, db_session: Session, events: list[dict[str, Any]], chunk: int
                              version=e["version"], payload=payload, prev_hash=prev_hash, hash=h))
             heads[e["case_id"]] = (seq, h)
         if rows:
-            db_session.connection().execute(insert(AuditEvent.__table__), rows)  # Core: no ORM bookkeeping
+            db_session.connection().execute(insert(cast(Table, AuditEvent.__table__)), rows)  # Core: no ORM bookkeeping
             written += len(rows)
     return written
 

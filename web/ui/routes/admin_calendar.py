@@ -10,6 +10,7 @@ may add a year; the preview lists the moved cases the admin's zone is party to a
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -30,19 +31,20 @@ router = APIRouter(prefix="/ui/admin/calendar", include_in_schema=False)
 FIELDS = ("year", "source", "holidays", "workdays")
 
 
-def _page(request: Request, status: int = 200, **context: object) -> Response:
+def _page(request: Request, status: int = 200, **context: Any) -> Response:
     runtime = runtime_of(request)
     cal = runtime.calendar
     with transaction(runtime.session_factory) as s:
         tz = runtime.clock.zone
         provisional: Counter[int] = Counter()
         for (due,) in s.execute(select(Case.due_at).where(Case.closed.is_(False), Case.due_provisional.is_(True))):
-            provisional[due.astimezone(tz).year] += 1
+            if due is not None:
+                provisional[due.astimezone(tz).year] += 1
     years = sorted(cal.covered_years())
     packaged = [y for y in years if cal.source_of(y) == "chinesecalendar"]
     others = [(y, cal.source_of(y)) for y in years if cal.source_of(y) != "chinesecalendar"]
     next_year = max(years) + 1
-    form = {"year": str(next_year), "source": "", "holidays": "", "workdays": "", **context.pop("form", {})}  # type: ignore[dict-item]
+    form = {"year": str(next_year), "source": "", "holidays": "", "workdays": "", **context.pop("form", {})}
     response = render(request, "admin/calendar.html", sections=SECTIONS, packaged=packaged, others=others,
                       provisional=sorted(provisional.items()), form=form, **context)
     response.status_code = status
