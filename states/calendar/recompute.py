@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select, union
 from sqlalchemy.orm import Session
 
 from notifications import ledger
@@ -102,11 +102,13 @@ def _table(model: type[Any]) -> Table:
 
 
 def _candidates(db_session: Session) -> list[int]:
-    provisional_watch = select(CaseDeadline.case_id).where(CaseDeadline.active.is_(True),
-                                                           CaseDeadline.provisional.is_(True))
-    stmt = select(Case.id).where(or_(Case.due_provisional.is_(True), Case.step_due_provisional.is_(True),
-                                     Case.id.in_(provisional_watch))).order_by(Case.id)
-    return list(db_session.scalars(stmt))
+    """Cases with a provisional date: a UNION of three plain filters (an OR with a subquery made
+    PostgreSQL re-run the subquery per row: 140 s at 100,000 cases)."""
+    stmt = union(
+        select(Case.id).where(Case.due_provisional.is_(True)),
+        select(Case.id).where(Case.step_due_provisional.is_(True)),
+        select(CaseDeadline.case_id).where(CaseDeadline.active.is_(True), CaseDeadline.provisional.is_(True)))
+    return sorted(db_session.scalars(stmt))
 
 
 def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _Plan:
@@ -222,6 +224,7 @@ def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
         due_at=bindparam("due_at"), next_level=bindparam("next_level"), next_alert_at=bindparam("next_alert_at"),
         provisional=bindparam("provisional"))
     facts: dict[int, Any] = {}
+    events: list[dict[str, Any]] = []
     if progress:
         progress(0, len(ids))
     for i in range(0, len(ids), CHUNK):
@@ -232,7 +235,6 @@ def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
             conn.execute(upd_pause, part.pause_rows)
         if part.watch_rows:
             conn.execute(upd_watch, part.watch_rows)
-        events = []
         for m in part.moves:
             row = part.facts[m.case_id]
             events.append(dict(
@@ -241,12 +243,13 @@ def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
                 payload={"reason": reason, "due_at": {"from": _s(m.old_due), "to": _s(m.new_due)},
                          "step": row.step, "step_due_at": {"from": _s(m.old_step_due), "to": _s(m.new_step_due)},
                          "moved_workdays": m.moved_workdays}))
-        report.audited += audit.append_many(db_session=db_session, events=events, plain_payloads=True)
         report.moved += part.moves
         facts.update(part.facts)
         report.examined += len(ids[i:i + CHUNK])
         if progress:
             progress(report.examined, len(ids))
+    # The audit events last, in one batched append through the audit module (chain heads read first).
+    report.audited = audit.append_many(db_session=db_session, events=events, plain_payloads=True)
     report.notified = _notify(db_session, clock, report.moved, facts, reason, now, notify_key or reason)
     return report
 

@@ -64,18 +64,22 @@ def append_many(*, db_session: Session, events: list[dict[str, Any]], chunk: int
     str/int/bool/None in dicts and lists, so the JSON round trip (which makes the hash cover exactly
     what the database keeps) is the identity and is skipped.
     """
+    # Every chain head first, then every insert: the lookups never read rows this call wrote (on
+    # PostgreSQL a growing, un-analysed audit_events would otherwise turn them into scans).
+    heads: dict[int, tuple[int, str]] = {}
+    ids = list(dict.fromkeys(e["case_id"] for e in events))
+    for i in range(0, len(ids), chunk):
+        part_ids = ids[i:i + chunk]
+        last_seq = (select(AuditEvent.case_id, func.max(AuditEvent.seq).label("seq"))
+                    .where(AuditEvent.case_id.in_(part_ids)).group_by(AuditEvent.case_id).subquery())
+        heads.update({cid: (seq, h) for cid, seq, h in db_session.connection().execute(
+            select(AuditEvent.case_id, AuditEvent.seq, AuditEvent.hash)
+            .join(last_seq, (AuditEvent.case_id == last_seq.c.case_id) & (AuditEvent.seq == last_seq.c.seq)))})
+    table = cast(Table, AuditEvent.__table__)
     written = 0
     for i in range(0, len(events), chunk):
-        part = events[i:i + chunk]
-        ids = {e["case_id"] for e in part}
-        last_seq = (select(AuditEvent.case_id, func.max(AuditEvent.seq).label("seq"))
-                    .where(AuditEvent.case_id.in_(ids)).group_by(AuditEvent.case_id).subquery())
-        heads: dict[int, tuple[int, str]] = {
-            cid: (seq, h) for cid, seq, h in db_session.connection().execute(
-                select(AuditEvent.case_id, AuditEvent.seq, AuditEvent.hash)
-                .join(last_seq, (AuditEvent.case_id == last_seq.c.case_id) & (AuditEvent.seq == last_seq.c.seq)))}
         rows = []
-        for e in part:
+        for e in events[i:i + chunk]:
             seq, prev_hash = heads.get(e["case_id"], (0, GENESIS))
             seq += 1
             payload = e["payload"] if plain_payloads else json.loads(json.dumps(e["payload"], ensure_ascii=False,
@@ -88,7 +92,7 @@ def append_many(*, db_session: Session, events: list[dict[str, Any]], chunk: int
                              version=e["version"], payload=payload, prev_hash=prev_hash, hash=h))
             heads[e["case_id"]] = (seq, h)
         if rows:
-            db_session.connection().execute(insert(cast(Table, AuditEvent.__table__)), rows)  # Core: no ORM bookkeeping
+            db_session.connection().execute(insert(table), rows)  # Core: no ORM bookkeeping
             written += len(rows)
     return written
 
