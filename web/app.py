@@ -21,11 +21,12 @@ def _calendar_published_since_last_start(runtime: Runtime) -> None:
     were counted in: recompute them once, at start (states/calendar/recompute.py)."""
     from sqlalchemy.exc import DBAPIError
 
+    from states.calendar import CalendarOverrideError
     from states.calendar.recompute import publish
 
     try:
         report = publish(runtime)
-    except DBAPIError as exc:  # not migrated yet: nothing to recompute
+    except (DBAPIError, CalendarOverrideError) as exc:  # not migrated yet / a broken file (said where used)
         logging.getLogger("tongban.calendar").warning("calendar check at start skipped: %s", exc)
         return
     if report.moved:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from states.calendar import WorkCalendar
 from states.calendar.recompute import official_years, plan, publish
@@ -97,7 +98,11 @@ def apply(request: Request, user: UserDep, form: FormDep) -> Response:
         schedule = _parse(request, values)
     except ScheduleInvalid as exc:
         return _page(request, 400, form=values, problems=exc.problems)
-    report = publish(runtime_of(request), schedule=schedule, added_by=user.username)
+    try:
+        report = publish(runtime_of(request), schedule=schedule, added_by=user.username)
+    except IntegrityError:  # another admin applied the same year a moment earlier
+        runtime_of(request).reload_calendar()
+        return _page(request, 409, form=values, problems=[f"{schedule.year} 年已有正式的节假日安排，不能重复添加"])
     session_of(request).flash("ok", translate(lang_of(request), "cal.applied", year=schedule.year,
                                               moved=len(report.moved), people=len(report.notified)))
     return RedirectResponse("/ui/admin/calendar", status_code=303)
