@@ -558,9 +558,6 @@ ZH.update({
     "case.alerts": "本件预警",
     "precheck.originals": "原件寄送办理地（本事项需交原件）",
     "precheck.originals_hint": "寄出原件时填写承运商和运单号；原件在途期间计时暂停，办理地签收后恢复。",
-    "supplement.attach": "上传补正扫描件",
-    "supplement.upload": "上传扫描件",
-    "supplement.paper_here": "同时收到纸质件",
     "supplement.done_title": "补正齐全，恢复预审",
     "supplement.done_help": ("申请人已按一次性告知书补齐材料后点此，办件回到“已收件”重新预审。"
                              "勾选本次收到纸质件的材料："),
@@ -587,6 +584,7 @@ ZH.update({
     "print.receipt_title": "收件回执",
     "print.print": "打印",
     "print.back": "返回办件",
+    "role.system": "系统",
 })
 EN.update({
     "nav.my_queue": "My to-do",
@@ -671,9 +669,6 @@ EN.update({
     "precheck.originals": "Originals posted to the handling zone (this item needs originals)",
     "precheck.originals_hint": ("Enter carrier and tracking number when posting the originals; the clock pauses "
                                 "until they arrive."),
-    "supplement.attach": "Upload supplement scans",
-    "supplement.upload": "Upload scans",
-    "supplement.paper_here": "paper handed in too",
     "supplement.done_title": "Supplement complete: resume pre-check",
     "supplement.done_help": ("When the applicant has brought everything the notice asked for: the case returns "
                              "to pre-check. Tick the materials whose paper came now:"),
@@ -700,4 +695,5 @@ EN.update({
     "print.receipt_title": "Receipt",
     "print.print": "Print",
     "print.back": "Back to the case",
+    "role.system": "system",
 })

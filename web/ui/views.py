@@ -52,9 +52,12 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
-def audit_detail(payload: dict[str, Any]) -> str:
-    """One line of what an audit event carried (reasons, notes, files, tracking), PII masked."""
+def audit_detail(payload: dict[str, Any], name_of: Callable[[str], str] | None = None) -> str:
+    """One line of what an audit event carried (reasons, notes, files, tracking), PII masked; people by
+    ``name_of`` (their display name, not their login name)."""
     parts: list[str] = []
+    if name_of is not None and payload.get("assignee"):
+        payload = {**payload, "assignee": name_of(str(payload["assignee"]))}
     for key in ("reason", "note", "carrier", "tracking_no", "assignee", "item", "signed_on", "signatory"):
         if payload.get(key):
             parts.append(str(payload[key]))
@@ -65,7 +68,8 @@ def audit_detail(payload: dict[str, Any]) -> str:
         parts.append("纸质件：" + "、".join(str(p) for p in payload["paper"]))
     for m in payload.get("materials") or []:
         if isinstance(m, dict):
-            parts.append(f"{m.get('name', '')}（{m.get('problem', '')}{'：' + m['note'] if m.get('note') else ''}）")
+            problem = {"missing": "缺失", "defective": "有误"}.get(str(m.get("problem", "")), m.get("problem", ""))
+            parts.append(f"{m.get('name', '')}（{problem}{'：' + m['note'] if m.get('note') else ''}）")
     for f in payload.get("files") or []:
         if isinstance(f, dict) and f.get("name"):
             parts.append(str(f["name"]))

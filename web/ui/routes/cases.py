@@ -78,8 +78,9 @@ def _case_context(request: Request, s: Session, user: UiUser, case: Case) -> dic
     role, side, states = intake.ATTACH_RULES["supplement"]
     t = translator(lang_of(request))
     open_pauses = [p.reason for p in getattr(case, "pauses", []) if p.ended_at is None]
-    people = {u.username: u.display_name for u in s.scalars(
-        select(User).where(User.username.in_({e.actor for e in trail})))}
+    usernames = {e.actor for e in trail} | {str(e.payload["assignee"]) for e in trail if e.payload.get("assignee")}
+    people = {u.username: u.display_name for u in s.scalars(select(User).where(User.username.in_(usernames)))}
+    people["system"] = t("role.system")
     return dict(
         case=case, events=transitions.events_for(user.actor, case), trail=trail,
         packet=packet, bookmarks=_packet_bookmarks(request, packet.object_key) if packet else [],
@@ -199,7 +200,7 @@ def _payload(event: str, form: FormData, lang: str) -> dict[str, Any]:
                 if m["problem"] == "defective" and not m["note"]:
                     raise _Refused(translate(lang, "ferr.materials.defective_note"), f"note_{m['material_id']}")
             payload["materials"] = marked
-    if event == "precheck_pass" and (text.get("originals_carrier") or text.get("originals_tracking_no")):
+    if event == "precheck_pass" and text.get("originals_tracking_no"):  # the carrier is prefilled (EMS)
         payload["originals"] = _parcel(text, lang, "originals_")
     if event == "mail_result":
         payload.update(_parcel(text, lang, ""))
