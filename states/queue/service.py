@@ -62,7 +62,7 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
         stmt = stmt.where(Case.assignee_id == flt.assignee_id)
     if flt.text:
         like = f"%{flt.text.strip()}%"
-        found = [Case.case_no.ilike(like), Applicant.name.ilike(like)]
+        found: list[ColumnElement[bool]] = [Case.case_no.ilike(like), Applicant.name.ilike(like)]
         key = idhash.key_of(db_session)
         if key is not None and len(idhash.normalize(flt.text)) == 18:
             # a full 统一社会信用代码 / 身份证号: through the keyed-hash index, never a scan of the numbers

@@ -585,6 +585,10 @@ ZH.update({
     "print.print": "打印",
     "print.back": "返回办件",
     "role.system": "系统",
+    "ev.field.name": "事项名称",
+    "ev.field.promised_days": "承诺时限（工作日）",
+    "ev.field.materials": "材料清单",
+    "ev.field.same_standard": "同事同标标记",
 })
 EN.update({
     "nav.my_queue": "My to-do",
@@ -696,4 +700,8 @@ EN.update({
     "print.print": "Print",
     "print.back": "Back to the case",
     "role.system": "system",
+    "ev.field.name": "item name",
+    "ev.field.promised_days": "promised working days",
+    "ev.field.materials": "materials",
+    "ev.field.same_standard": "same-standard flag",
 })
