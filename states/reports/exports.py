@@ -32,7 +32,8 @@ from storage.pdf.fonts import find_cjk_font
 
 #: Headers in Chinese only: a list fit to hand to a superior (issue 13 §7).
 CASE_COLUMNS = ["办件编号", "事项编码", "事项名称", "收件地", "办理地", "申请人", "证件号码（脱敏）",
-                "联系电话（脱敏）", "状态", "收件时间", "承诺办结时间", "决定时间", "是否按时", "当前环节", "环节时限", "最近理由"]
+                "联系电话（脱敏）", "状态", "收件时间", "承诺办结时间", "决定时间", "是否按时", "当前环节",
+                "环节时限", "最近理由"]
 #: What the 同事同标 comparison names a field (service: name | promised_days | materials | same_standard).
 DISAGREEMENT_FIELDS = {"name": "事项名称", "promised_days": "承诺时限（工作日）", "materials": "材料清单",
                        "same_standard": "同事同标标记"}
