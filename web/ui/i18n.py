@@ -589,6 +589,11 @@ ZH.update({
     "ev.field.promised_days": "承诺时限（工作日）",
     "ev.field.materials": "材料清单",
     "ev.field.same_standard": "同事同标标记",
+    "adm.delivery.either": "邮寄或自取均可",
+    "adm.delivery.mail": "邮寄",
+    "adm.delivery.pickup": "窗口自取",
+    "adm.side.handling": "办理地寄出",
+    "adm.side.receiving": "收件地寄出",
 })
 EN.update({
     "nav.my_queue": "My to-do",
@@ -704,4 +709,9 @@ EN.update({
     "ev.field.promised_days": "promised working days",
     "ev.field.materials": "materials",
     "ev.field.same_standard": "same-standard flag",
+    "adm.delivery.either": "mail or pickup",
+    "adm.delivery.mail": "by mail",
+    "adm.delivery.pickup": "pickup",
+    "adm.side.handling": "handling zone mails",
+    "adm.side.receiving": "receiving zone mails",
 })
