@@ -24,12 +24,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("materials", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("paper_received", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column("paper_received_at", storage.db.UTCDateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("applicants", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("id_number_hash", sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f("ix_applicants_id_number_hash"), ["id_number_hash"], unique=False)
+    # Plain ADD COLUMN (no batch copy): SQLite can add these in place, and copying ``materials`` would
+    # have to drop a table that stored files refer to, which foreign-key enforcement refuses.
+    op.add_column("materials", sa.Column("paper_received", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("materials", sa.Column("paper_received_at", storage.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("applicants", sa.Column("id_number_hash", sa.String(length=64), nullable=True))
+    op.create_index(op.f("ix_applicants_id_number_hash"), "applicants", ["id_number_hash"], unique=False)
 
     bind = op.get_bind()
     bind.execute(sa.text(

@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -25,6 +27,17 @@ ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,:;'-]+[A-Za-z]{2,}){2,}\b")
 #: A field name as the service spells it (``delivery_address``, ``applicant.id_number``, ``materials[0]``).
 RAW_FIELD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+\.[a-z_]+\b|\b[a-z]+\[\d+\]")
 OTHER_USCC = "91110108MA01C0N825"  # a valid code of another enterprise
+
+
+@pytest.fixture(autouse=True)
+def keep_flow_runtime() -> Iterator[None]:
+    """``tb.dispatch()`` points the in-process flows at this test app; give them back to whoever had them
+    (the browser tests' server shares the session and forwards through the same module)."""
+    from flows import runtime as flow_runtime
+
+    before = flow_runtime._current
+    yield
+    flow_runtime._current = before
 
 
 def visible_text(page: str) -> str:
