@@ -53,7 +53,8 @@ def _materials(case: Case, *, with_hash: bool) -> list[MaterialLine]:
             continue
         for f in files:
             lines.append(MaterialLine(name=f"{m.name}（{f.filename}）", pages=f.page_count,
-                                      sha256=f.sha256 if with_hash else None, form=im.form if im else ""))
+                                      sha256=f.sha256 if with_hash else None, form=im.form if im else "",
+                                      copies=im.copies if im else None))
     return lines
 
 

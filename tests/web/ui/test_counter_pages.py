@@ -316,3 +316,23 @@ def test_search_finds_a_case_by_the_full_id_number_through_a_keyed_hash(tb_sqlit
 def test_the_demo_password_shows_on_the_sign_in_page_only_in_demo_mode(tb_sqlite_fs: Tongban) -> None:
     page = TestClient(tb_sqlite_fs.client.app).get("/ui/login").text
     assert "tongban-demo" not in page and 'id="demo-hint"' not in page
+
+
+def test_a_clerk_sees_the_alerts_of_their_own_cases_and_opens_the_case_from_them(tb_sqlite_fs: Tongban) -> None:
+    from datetime import timedelta
+
+    from states.sla.sweep import sweep
+
+    tb = tb_sqlite_fs
+    case_no = receive(tb)  # pre-check due by the next working day's close; the sweep runs three days on
+    sweep(runtime=tb.runtime, now=tb.clock.now + timedelta(days=3), deliver=False)
+    clerk, _ = sign_in(tb, "bj_clerk")
+    top = re.search(r'<a href="/ui/alerts" id="alert-count"[^>]*>.*?<b>(\d+)</b>', clerk.get("/ui/queue").text, re.S)
+    assert top and int(top.group(1)) >= 1, "a count in the top bar"
+    listed = clerk.get("/ui/alerts").text
+    assert f'href="/ui/cases/{case_no}"' in listed and "已超时" in listed
+    assert_plain_chinese(listed)
+    assert 'id="case-alerts"' in clerk.get(f"/ui/cases/{case_no}").text
+    # the handling zone's reviewer has no part in a case not yet forwarded: not in their alerts
+    reviewer, _ = sign_in(tb, "tj_reviewer")
+    assert case_no not in reviewer.get("/ui/alerts").text
