@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from storage.case.models import Applicant, Shipment
+from storage.case.models import Applicant, Case, Shipment
 from storage.db import transaction
 from storage.pdf import pdf_text
 from tests.app_harness import TRACKING, USCC, Tongban, make_pdf
@@ -225,9 +225,10 @@ def test_delivery_is_confirmed_with_the_date_and_the_signatory_by_whoever_must(t
     assert r.status_code == 200 and case(tb, mailed, "tj_clerk")["state"] == "closed"
     assert "2026-11-24" in r.text and "张三（收发室代收）" in r.text, "the trail shows who signed and when"
     with transaction(tb.runtime.session_factory) as s:
-        shipment = s.scalars(select(Shipment).where(Shipment.tracking_no == TRACKING,
-                                                    Shipment.delivered_at.is_not(None))).first()
-        assert shipment is not None and shipment.extra.get("signatory")
+        shipment = s.scalars(select(Shipment).join(Case, Shipment.case_id == Case.id)
+                             .where(Case.case_no == mailed, Shipment.direction == "result")).one()
+        assert shipment.delivered_at is not None
+        assert shipment.extra == {"signed_on": "2026-11-24", "signatory": "张三（收发室代收）"}
 
     # pickup at the window: the applicant signs; the form proposes the applicant's name
     page = bj_clerk.get(f"/ui/cases/{pickup}").text
