@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
 from states.calendar import PROVISIONAL_NOTE
 from states.identifiers import mask_id
 from storage.audit.models import AuditEvent
@@ -21,6 +24,7 @@ from storage.pdf import (
     render_receipt,
     render_supplement_notice,
 )
+from storage.user.models import User
 
 DELIVERY_LABELS = {"mail": "邮寄送达", "pickup": "窗口自取"}
 
@@ -59,18 +63,50 @@ def _materials(case: Case, *, with_hash: bool) -> list[MaterialLine]:
             continue
         for f in files:
             lines.append(MaterialLine(name=f"{m.name}（{f.filename}）", pages=f.page_count,
-                                      sha256=f.sha256 if with_hash else None, form=im.form if im else ""))
+                                      sha256=f.sha256 if with_hash else None, form=im.form if im else "",
+                                      copies=im.copies if im else None))
     return lines
 
 
-def receipt_pdf(case: Case, *, tz: str, clerk: str = "") -> bytes:
-    return render_receipt(ReceiptInfo(
+def _receipt_lines(case: Case) -> list[MaterialLine]:
+    """收件回执: one line per material of the checklist — its form and copies, whether the paper was
+    handed in, how many scans (and pages) were attached."""
+    lines = []
+    for m in case.materials:
+        files = [f for f in case.files if f.material_id == m.id and f.purpose in ("material", "supplement")]
+        im = next((x for x in case.item.materials if x.id == m.item_material_id), None)
+        lines.append(MaterialLine(name=m.name + ("" if m.required else "（选交）"), form=im.form if im else "",
+                                  copies=im.copies if im else None, paper=m.paper_received, scans=len(files),
+                                  pages=sum(f.page_count or 0 for f in files) or None))
+    return lines
+
+
+def display_name(db_session: Session | None, *, user_id: int | None = None, username: str | None = None) -> str:
+    """The person as the applicant reads them on paper: their display name, never a login name."""
+    if db_session is None:
+        return ""
+    stmt = select(User.display_name)
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
+    elif username:
+        stmt = stmt.where(User.username == username)
+    else:
+        return ""
+    return db_session.scalar(stmt) or ""
+
+
+def receipt_info(db_session: Session | None, case: Case, *, tz: str) -> ReceiptInfo:
+    return ReceiptInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
         deadline=local(case.due_at, tz, "%Y-%m-%d") + ("（暂定）" if case.due_provisional else ""),
         time_limit=f"{case.item.promised_days} 个工作日",
-        materials=_materials(case, with_hash=False), clerk=clerk,
+        materials=_receipt_lines(case), clerk=display_name(db_session, user_id=case.received_by_id),
         result_delivery=DELIVERY_LABELS.get(case.delivery_method, case.delivery_method),
-    ))
+    )
+
+
+def receipt_pdf(case: Case, *, tz: str) -> bytes:
+    return render_receipt(receipt_info(object_session(case), case, tz=tz))
 
 
 def cover_pdf(case: Case, *, tz: str, now: datetime) -> bytes:
@@ -81,7 +117,7 @@ def cover_pdf(case: Case, *, tz: str, now: datetime) -> bytes:
     ))
 
 
-def notice_pdf(case: Case, notice: AuditEvent, *, tz: str) -> bytes:
+def notice_pdf(case: Case, notice: AuditEvent, *, tz: str, supplement_by: str = "") -> bytes:
     """一次性告知书 from the ``request_supplement`` audit event: exactly what was told, once."""
     problems = {"missing": "缺少", "defective": "不符合要求"}
     defects = [Defect(material=m["name"], reason=f"{problems.get(m['problem'], m['problem'])}"
@@ -89,8 +125,22 @@ def notice_pdf(case: Case, notice: AuditEvent, *, tz: str) -> bytes:
                for m in notice.payload.get("materials", [])]
     return render_supplement_notice(NoticeInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
-        notice_date=local(notice.at, tz, "%Y-%m-%d"), defects=defects, clerk=notice.actor,
+        notice_date=local(notice.at, tz, "%Y-%m-%d"), defects=defects, supplement_by=supplement_by,
+        clerk=display_name(object_session(case), username=notice.actor) or notice.actor,
     ))
 
 
-__all__ = ["CaseParticulars", "cover_pdf", "local", "notice_pdf", "receipt_pdf"]
+def supplement_deadline(notice_at: datetime, *, workdays: int, calendar: object, tz: str) -> str:
+    """补正期限: ``workdays`` working days after the notice (the notice day does not count)."""
+    from states.calendar import UnknownYearError, WorkCalendar
+
+    assert isinstance(calendar, WorkCalendar)
+    try:
+        day = calendar.add_workdays(notice_at.astimezone(ZoneInfo(tz)).date(), workdays)
+    except UnknownYearError:
+        return ""
+    return day.isoformat()
+
+
+__all__ = ["CaseParticulars", "cover_pdf", "display_name", "local", "notice_pdf", "receipt_info", "receipt_pdf",
+           "supplement_deadline"]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from states.calendar import WorkCalendar
 from states.sla.clock import Clock
+from storage.case import idhash
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, utcnow
 from storage.objects import ObjectStore, open_store
@@ -39,7 +40,10 @@ class Runtime:
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        factory = make_session_factory(self.engine)
+        # the key of the applicant-ID search hash (storage/case/idhash.py), for every session
+        factory.configure(info={idhash.INFO_KEY: idhash.derive_key(self.settings.secret_key)})
+        return factory
 
     @cached_property
     def store(self) -> ObjectStore:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 5
     #: Language of notifications when a route names none: ``zh-CN`` or ``en``.
     notify_language: str = "zh-CN"
+    #: 补正期限 on the one-time notice: working days after the notice for the applicant to supplement.
+    supplement_workdays: int = 10
+    #: Demo mode (``tongban serve --demo``): the sign-in page shows the demo accounts' password.
+    demo: bool = False
     #: Secret for session cookies and CSRF tokens.
     secret_key: str = "dev-insecure-change-me"
 

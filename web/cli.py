@@ -271,6 +271,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from web.app import create_app
 
     settings = Settings()
+    if demo:  # the sign-in page may then show the demo password
+        settings = settings.model_copy(update={"demo": True})
     # The closed network here and at most windows: Prefect's telemetry would only log errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -95,7 +95,8 @@ def record_receipt(*, db_session: Session, form: ReceiveForm, actor: Actor, stag
     )
     materials = {
         im.id: Material(item_material_id=im.id, position=im.position, name=im.name, required=im.required,
-                        provided=im.id in ticked or im.id in with_files)
+                        provided=im.id in ticked or im.id in with_files, paper_received=im.id in ticked,
+                        paper_received_at=now if im.id in ticked else None)
         for im in item.materials
     }
     case.materials = list(materials.values())

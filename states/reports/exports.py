@@ -23,16 +23,20 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from notifications.templates import STEP_LABELS
 from states.identifiers import mask_id, mask_phone, mask_text
 from states.lifecycle import STATE_LABELS
 from states.reports.service import Evaluation, EvaluationRow
 from storage.case.models import Case
 from storage.pdf.fonts import find_cjk_font
 
-CASE_COLUMNS = ["办件编号 case no", "事项编码 item", "事项名称 item name", "收件地 receiving", "办理地 handling",
-                "申请人 applicant", "证件号 ID (masked)", "电话 phone (masked)", "状态 state", "收件时间 received",
-                "承诺办结 due", "办理决定 decided", "时限 on time", "当前环节 step", "环节时限 step due",
-                "最近原因 last reason"]
+#: Headers in Chinese only: a list fit to hand to a superior (issue 13 §7).
+CASE_COLUMNS = ["办件编号", "事项编码", "事项名称", "收件地", "办理地", "申请人", "证件号码（脱敏）",
+                "联系电话（脱敏）", "状态", "收件时间", "承诺办结时间", "决定时间", "是否按时", "当前环节",
+                "环节时限", "最近理由"]
+#: What the 同事同标 comparison names a field (service: name | promised_days | materials | same_standard).
+DISAGREEMENT_FIELDS = {"name": "事项名称", "promised_days": "承诺时限（工作日）", "materials": "材料清单",
+                       "same_standard": "同事同标标记"}
 SPREADSHEET_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -48,21 +52,22 @@ def _local(value: datetime | None, tz: str) -> str:
 def timeliness(case: Case, now: datetime) -> str:
     """按时 / 超期 / 超期未办结 / 办理中 / — as in the reports (see states.reports.service)."""
     if case.decided_at is not None and case.due_at is not None:
-        return "按时 on time" if case.decided_at <= case.due_at else "超期 late"
+        return "按时" if case.decided_at <= case.due_at else "超期"
     if case.closed:
         return "—"
     if case.paused_since is None and case.due_at is not None and case.due_at < now:
-        return "超期未办结 late, open"
-    return "办理中 in progress"
+        return "超期未办结"
+    return "办理中"
 
 
 def case_rows(cases: Iterable[Case], *, tz: str, now: datetime) -> Iterator[list[str]]:
     for c in cases:
         yield [
-            c.case_no, c.item.code, c.item.name, c.receiving_zone.code, c.handling_zone.code,
+            c.case_no, c.item.code, c.item.name, c.receiving_zone.name, c.handling_zone.name,
             _safe(c.applicant.name), mask_id(c.applicant.id_number), _safe(mask_phone(c.applicant.phone)),
             STATE_LABELS.get(c.state, c.state), _local(c.received_at, tz), _local(c.due_at, tz),
-            _local(c.decided_at, tz), timeliness(c, now), c.step or "", _local(c.step_due_at, tz),
+            _local(c.decided_at, tz), timeliness(c, now), STEP_LABELS["zh-CN"].get(c.step or "", c.step or ""),
+            _local(c.step_due_at, tz),
             _safe(mask_text(c.last_reason or "")),
         ]
 
@@ -100,7 +105,7 @@ def cases_xlsx(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "办件 cases"
+    ws.title = "办件清单"
     ws.append(CASE_COLUMNS)
     for row in case_rows(cases, tz=tz, now=now):
         ws.append(row)
@@ -111,10 +116,8 @@ def cases_xlsx(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
 
 # --- the annual evaluation ------------------------------------------------------------------------------
 
-EVALUATION_COLUMNS = ["事项编码 item", "事项名称 name", "办理地 handling", "收件地 receiving", "收件 received",
-                      "办结 decided", "按时 on time", "超期 late", "按时率 on-time rate", "平均用时(工作日) avg days",
-                      "承诺时限 promised", "补正率 supplement rate", "主要补正原因 supplement reasons",
-                      "退回率 return rate", "主要退回原因 return reasons"]
+EVALUATION_COLUMNS = ["事项编码", "事项名称", "办理地", "收件地", "收件数", "决定数", "按时", "超期", "按时率",
+                      "平均用时（工作日）", "承诺时限（工作日）", "补正率", "主要补正原因", "退回率", "主要退回原因"]
 
 
 def pct(value: float | None) -> str:
@@ -137,7 +140,7 @@ def evaluation_cells(row: EvaluationRow) -> list[str]:
 
 
 def evaluation_title(ev: Evaluation) -> str:
-    scope = ev.zone_code or "全部辖区 all zones"
+    scope = ev.zone_code or "全部辖区"
     item = f" · {ev.item_code}" if ev.item_code else ""
     return f"{ev.year} 年度跨区通办运行评估 · {scope}{item}"
 
@@ -163,12 +166,13 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     _style_header(ws, len(EVALUATION_COLUMNS))
     _widths(ws, [10, 22, 11, 11, 8, 8, 8, 8, 10, 12, 10, 10, 36, 10, 36])
     ws.append([])
-    ws.append([evaluation_title(ev), f"生成于 generated {_local(ev.generated_at, tz)}"])
+    ws.append([evaluation_title(ev), f"生成于 {_local(ev.generated_at, tz)}"])
 
     ds = wb.create_sheet("同事同标差异")
-    ds.append(["事项编码 item", "不一致项 field", "各辖区取值 values per zone", "说明 detail"])
+    ds.append(["事项编码", "不一致项", "各辖区取值", "说明"])
     for d in ev.disagreements:
-        ds.append([d.code, d.field, "；".join(f"{z}: {v}" for z, v in d.values.items()), d.detail])
+        ds.append([d.code, DISAGREEMENT_FIELDS.get(d.field, d.field),
+                   "；".join(f"{z}: {v}" for z, v in d.values.items()), d.detail])
     _style_header(ds, 4)
     _widths(ds, [10, 16, 70, 50])
     return _xlsx_bytes(wb)
@@ -191,7 +195,7 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
                             author="tongban 通办")
     story: list[object] = [
         p(evaluation_title(ev), title),
-        p(f"生成于 generated {_local(ev.generated_at, tz)}（{tz}）。口径：{ev.year} 年内收件的办件；"
+        p(f"生成于 {_local(ev.generated_at, tz)}（{tz}）。口径：{ev.year} 年内收件的办件；"
           "按时 = 作出决定的时间不晚于承诺办结时间（已按补正等暂停顺延）；"
           "已过承诺时间仍未决定的计为超期；暂停中、未到期及不予收件/撤回的不计入。"
           "平均用时 = 收件次日起至决定日的工作日数减去暂停的工作日数。补正率、退回率以收件数为分母。", note),
@@ -207,11 +211,12 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
         ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#F2F2F2")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
-    story.append(table if ev.rows else p("本年度无办件 no cases received in this year.", note))
-    story.append(p("同事同标事项差异 catalog disagreements between zones", heading))
+    story.append(table if ev.rows else p("本年度无办件。", note))
+    story.append(p("同事同标事项差异", heading))
     if ev.disagreements:
         drows = [[p("事项编码"), p("不一致项"), p("各辖区取值"), p("说明")]] + [
-            [p(d.code), p(d.field), p("；".join(f"{z}: {v}" for z, v in d.values.items())), p(d.detail)]
+            [p(d.code), p(DISAGREEMENT_FIELDS.get(d.field, d.field)),
+             p("；".join(f"{z}: {v}" for z, v in d.values.items())), p(d.detail)]
             for d in ev.disagreements]
         dt = Table(drows, colWidths=[22 * mm, 25 * mm, 140 * mm, 85 * mm], repeatRows=1)
         dt.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
@@ -219,6 +224,6 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
                                 ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         story.append(dt)
     else:
-        story.append(p("无 none.", note))
+        story.append(p("无。", note))
     doc.build(story)  # type: ignore[arg-type]
     return buf.getvalue()

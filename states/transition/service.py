@@ -8,7 +8,7 @@ jobs the event causes. It never commits: the caller does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -226,20 +226,55 @@ def _mail_result(db_session: Session, case: Case, actor: Actor, payload: dict[st
 
 def _deliver(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
              now: datetime) -> dict[str, Any]:
+    """送达办结: optionally with the day the applicant signed for it (签收日期) and who signed (签收人)."""
+    out = _no_effect(db_session, case, actor, payload, now)
+    signed = _signed_for(payload, now)
     for shipment in case.shipments:
         if shipment.direction == "result" and shipment.delivered_at is None:
             shipment.delivered_at = now
-    return _no_effect(db_session, case, actor, payload, now)
+            if signed:
+                shipment.extra = {**(shipment.extra or {}), **signed}
+    return {**out, **signed}
+
+
+def _signed_for(payload: dict[str, Any], now: datetime) -> dict[str, str]:
+    out: dict[str, str] = {}
+    signed_on = str(payload.get("signed_on") or "").strip()
+    if signed_on:
+        try:
+            day = date.fromisoformat(signed_on)
+        except ValueError as exc:
+            raise PayloadInvalid("signed_on", "a date as YYYY-MM-DD") from exc
+        if day > (now + timedelta(days=1)).date():
+            raise PayloadInvalid("signed_on", "the signing date is in the future")
+        out["signed_on"] = day.isoformat()
+    signatory = str(payload.get("signatory") or "").strip()
+    if len(signatory) > 100:
+        raise PayloadInvalid("signatory", "at most 100 characters")
+    if signatory:
+        out["signatory"] = signatory
+    return out
 
 
 def _supplement(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
                 now: datetime) -> dict[str, Any]:
     """Materials came back: their defects are considered mended until the next pre-check."""
+    paper = payload.get("paper") or []
+    if not isinstance(paper, list) or not all(isinstance(p, int) for p in paper):
+        raise PayloadInvalid("paper", "a list of material ids whose paper was handed in")
+    known = {m.id for m in case.materials}
+    if set(paper) - known:
+        raise PayloadInvalid("paper", "not a material of this case")
     for m in case.materials:
         if m.verdict in ("missing", "defective"):
             m.verdict = None
             m.provided = True
-    return _no_effect(db_session, case, actor, payload, now)
+        if m.id in paper and not m.paper_received:
+            m.paper_received, m.paper_received_at, m.provided = True, now, True
+    out = _no_effect(db_session, case, actor, payload, now)
+    if paper:
+        out["paper"] = [m.name for m in case.materials if m.id in paper]
+    return out
 
 
 _EFFECTS: dict[str, Effect] = {

@@ -23,6 +23,9 @@ class Applicant(Base):
     kind: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(200))
     id_number: Mapped[str] = mapped_column(String(18), index=True)
+    #: HMAC-SHA256 of the normalized id_number under the app's key (storage/case/idhash.py): 办件查询
+    #: finds a case by the full number through this index.
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
 
@@ -87,6 +90,9 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+import storage.case.idhash  # noqa: E402,F401  (fills Applicant.id_number_hash on flush)
+
+
 class Material(Base):
     """One checklist line as received for this case, with the clerk's pre-check verdict."""
 
@@ -100,6 +106,10 @@ class Material(Base):
     required: Mapped[bool] = mapped_column(default=True)
     #: Ticked on the checklist: the applicant handed it in (paper and/or scans).
     provided: Mapped[bool] = mapped_column(default=False)
+    #: The PAPER was handed in at the counter (at receipt or with a supplement): a fact apart from
+    #: scans attached, which are the files of this material.
+    paper_received: Mapped[bool] = mapped_column(default=False)
+    paper_received_at: Mapped[datetime | None]
     #: ``ok``, ``missing`` or ``defective`` after pre-check; None before.
     verdict: Mapped[str | None] = mapped_column(String(12))
     remark: Mapped[str] = mapped_column(Text, default="")

@@ -42,6 +42,9 @@ class MaterialLine:
     sha256: str | None = None
     form: str = ""  # 原件 / 复印件 / 扫描件 …
     copies: int | None = None
+    #: On a receipt: the paper was handed in (None: not stated) and how many scans were attached.
+    paper: bool | None = None
+    scans: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +223,25 @@ def _materials_table(materials: Sequence[MaterialLine], st: _Styles, width: floa
     return _grid(rows, fixed, header=True)
 
 
+def _receipt_materials(materials: Sequence[MaterialLine], st: _Styles, width: float) -> Table:
+    """收件回执: one row per material — form, copies, paper handed in, scans attached."""
+    head = ["序号", "材料名称", "形式", "份数", "纸质件", "扫描件"]
+    rows: list[list[object]] = [[_p(h, st.small) for h in head]]
+    for n, m in enumerate(materials, start=1):
+        scans = "—" if m.scans is None else ("无" if m.scans == 0 else f"{m.scans} 个文件"
+                                                + (f"，{m.pages} 页" if m.pages else ""))
+        rows.append([
+            _p(str(n), st.small), _p(m.name, st.body), _p(m.form or "—", st.small),
+            _p("—" if m.copies is None else str(m.copies), st.small),
+            _p("—" if m.paper is None else ("已收" if m.paper else "未收"), st.small), _p(scans, st.small),
+        ])
+    if not materials:
+        rows.append([_p("（无）", st.small)] + [""] * (len(head) - 1))
+    fixed = [10 * mm, 0.0, 16 * mm, 11 * mm, 14 * mm, 30 * mm]
+    fixed[1] = width - sum(fixed)
+    return _grid(rows, fixed, header=True)
+
+
 def _window_block(info: CaseParticulars, st: _Styles, width: float) -> Table:
     w = info.window
     rows = [
@@ -272,11 +294,11 @@ def render_receipt(info: ReceiptInfo) -> bytes:
         if info.result_delivery:
             extra.append(("结果送达方式", info.result_delivery))
         flow: list[Flowable] = [
-            _header("收件回执", "跨省通办 · 代收代办  Receipt of application materials", info.case_no, st, width),
+            _header("收件回执", "跨省通办 · 代收代办", info.case_no, st, width),
             Spacer(1, 4 * mm),
             _particulars(info, extra, st, width),
             _p("材料清单", st.heading),
-            _materials_table(info.materials, st, width, with_hash=False),
+            _receipt_materials(info.materials, st, width),
             _p("办理窗口", st.heading),
             _window_block(info, st, width),
             Spacer(1, 3 * mm),
@@ -291,7 +313,10 @@ def render_receipt(info: ReceiptInfo) -> bytes:
             flow += [Spacer(1, 2 * mm), _p(info.provisional_note, st.body)]
         if info.remarks:
             flow += [Spacer(1, 2 * mm), _p(f"备注：{info.remarks}", st.body)]
-        flow += [Spacer(1, 8 * mm), _signatures([f"收件人 {info.clerk}".strip(), "窗口（盖章）"], st, width)]
+        flow += [Spacer(1, 3 * mm), _p("申请人确认：以上材料清单与本人提交的材料一致。", st.body),
+                 Spacer(1, 6 * mm),
+                 _signatures(["申请人签字", f"收件人 {info.clerk}".strip(), "窗口（盖章）"], st, width),
+                 _signatures(["日期", "日期", ""], st, width)]
         return flow
 
     return _render("收件回执", info.case_no, story)
@@ -311,7 +336,7 @@ def render_cover_sheet(info: CoverInfo) -> bytes:
         ]
         total = sum(m.pages or 0 for m in info.materials)
         flow: list[Flowable] = [
-            _header("转递封面", "跨省通办 · 代收代办  Transfer cover sheet", info.case_no, st, width),
+            _header("转递封面", "跨省通办 · 代收代办", info.case_no, st, width),
             Spacer(1, 4 * mm),
             _particulars(info, extra, st, width),
             _p(f"材料清单（共 {len(info.materials)} 件，{total} 页）", st.heading),
@@ -341,14 +366,15 @@ def render_supplement_notice(info: NoticeInfo) -> bytes:
         if not info.defects:
             rows.append([_p("（无）", st.small), "", ""])
         flow: list[Flowable] = [
-            _header("一次性告知书", "跨省通办 · 代收代办  Notice of materials to supplement", info.case_no, st, width),
+            _header("一次性告知书", "跨省通办 · 代收代办", info.case_no, st, width),
             Spacer(1, 4 * mm),
             _p(f"{info.applicant_name}：", st.body),
             _p(
                 f"您于{info.received_at}在{info.receiving_zone}窗口申请办理的“{info.item_name}”"
                 f"（案件编号 {info.case_no}），经审查，申请材料不齐全或不符合法定形式。"
                 f"现一次性告知您需要补正的全部材料（共 {len(info.defects)} 项）如下。"
-                "补正期间不计入承诺办结时限；补齐后请携本告知书到原窗口办理。",
+                "补正期间不计入承诺办结时限；补齐后请携本告知书到原窗口办理"
+                + (f"，请于{info.supplement_by}前补正。" if info.supplement_by else "。"),
                 st.body,
             ),
             *([_p(info.provisional_note, st.body)] if info.provisional_note else []),
@@ -359,7 +385,8 @@ def render_supplement_notice(info: NoticeInfo) -> bytes:
             _p("办理窗口", st.heading),
             _window_block(info, st, width),
             Spacer(1, 8 * mm),
-            _signatures([f"经办人 {info.clerk}".strip(), "窗口（盖章）"], st, width),
+            _signatures(["申请人签收", f"经办人 {info.clerk}".strip(), "窗口（盖章）"], st, width),
+            _signatures(["日期", "日期", ""], st, width),
         ]
         return flow
 

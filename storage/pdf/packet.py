@@ -14,7 +14,7 @@ from typing import BinaryIO
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
 
-COVER_BOOKMARK = "封面 Cover"
+COVER_BOOKMARK = "封面"
 
 
 def build_packet(cover_pdf: bytes, materials: list[tuple[str, BinaryIO | Path]], out: BinaryIO) -> int:
@@ -33,7 +33,7 @@ def build_packet(cover_pdf: bytes, materials: list[tuple[str, BinaryIO | Path]],
             stream = files.enter_context(source.open("rb")) if isinstance(source, Path) else source
             writer.append(stream, outline_item=name, import_outline=False)
         writer.page_mode = "/UseOutlines"  # viewers open with the bookmarks showing
-        writer.add_metadata({"/Title": f"转递包 Transfer packet ({len(materials)} materials)"})
+        writer.add_metadata({"/Title": f"转递材料包（{len(materials)} 件材料）"})
         pages = len(writer.pages)
         writer.write(out)
     return pages

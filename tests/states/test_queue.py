@@ -5,14 +5,16 @@ follow on from each other."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from bench.data import add_open_cases, prepare_world
 from bench.runner import BenchDB, bench_db
-from states.queue.service import HANDLING_WORK, RECEIVING_WORK, queue
+from states.queue.service import queue
 from states.transition.rules import Actor
+from states.transition.service import events_for
 from storage.case.models import Case
 from storage.db import transaction
 
@@ -26,15 +28,25 @@ def busy_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield db
 
 
+def must_act(actor: Actor, case: Case) -> bool:
+    """Whoever must act: an event of the lifecycle the caller may send now, withdrawal aside (always
+    possible, never work), mail-back only for a mailed result and pickup only for a collected one."""
+    events = set(events_for(actor, case)) - {"withdraw"}
+    if case.delivery_method == "pickup":
+        events.discard("mail_result")
+    else:
+        events.discard("ready_for_pickup")
+    return bool(events)
+
+
 def expected_order(db: BenchDB, actor: Actor) -> list[int]:
-    """The definition, the slow way: every case of the caller's lanes, sorted in Python."""
+    """The definition, the slow way: every case the caller must act on, sorted in Python (a supervisor
+    oversees what the zone's clerks and reviewers must do)."""
+    roles = ("clerk", "reviewer") if actor.role == "supervisor" else (actor.role,)
+    as_role = [replace(actor, role=r) for r in roles]
     with transaction(db.runtime.session_factory) as s:
         cases = list(s.scalars(select(Case)).unique())
-    mine = [c for c in cases
-            if (actor.role in ("clerk", "supervisor") and c.receiving_zone_id == actor.zone_id
-                and c.state in RECEIVING_WORK)
-            or (actor.role in ("reviewer", "supervisor") and c.handling_zone_id == actor.zone_id
-                and c.state in HANDLING_WORK)]
+        mine = [c for c in cases if any(must_act(a, c) for a in as_role)]
     return [c.id for c in sorted(mine, key=lambda c: (c.step_due_at is None, c.step_due_at or 0, c.id))]
 
 

@@ -22,6 +22,7 @@ QY-004 for Beijing. Local times (Asia/Shanghai), late November 2026 (no public h
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -292,7 +293,10 @@ def test_exports_mask_pii_and_open_in_spreadsheets(story: Story) -> None:
         xlsx = exports.cases_xlsx(cases, tz="Asia/Shanghai", now=NOW)
     assert csv_bytes.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     text = csv_bytes.decode("utf-8-sig")
-    assert story.cases["A"] in text and "按时 on time" in text and "超期 late" in text
+    assert story.cases["A"] in text and "按时" in text and "超期" in text
+    header = text.splitlines()[0]
+    assert "承诺办结时间" in header and not re.search(r"[A-Za-z]{3,}", header), "Chinese headers only"
+    assert "北京经济技术开发区" in text, "zones by name, not by code"
     assert USCC not in text and PHONE not in text and "138****5678" in text
     sheet = load_workbook(io.BytesIO(xlsx)).active
     assert sheet is not None
@@ -313,6 +317,7 @@ def test_evaluation_exports_as_excel_and_pdf_with_embedded_font(story: Story) ->
     pdf = exports.evaluation_pdf(ev, tz="Asia/Shanghai")
     text = pdf_text(pdf)
     assert "QY-001" in text and "2026" in text and "50.0%" in text
+    assert "promised_days" not in text and "handling" not in text and "承诺时限" in text
     assert b"/FontFile2" in pdf  # the TrueType CJK subset travels inside the file
 
 

@@ -201,7 +201,10 @@ def supplement_notice(case_no: str, actor: ActorDep,
         events = [e for e in audit.list_events(db_session=s, case_id=case.id) if e.event == "request_supplement"]
         if not events:
             raise CaseNotFound(f"case {case_no} has no supplement notice", case_no=case_no)
-        pdf = documents.notice_pdf(case, events[-1], tz=runtime.settings.timezone)
+        tz = runtime.settings.timezone
+        by = documents.supplement_deadline(events[-1].at, workdays=runtime.settings.supplement_workdays,
+                                           calendar=runtime.calendar, tz=tz)
+        pdf = documents.notice_pdf(case, events[-1], tz=tz, supplement_by=by)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="notice-{case_no}.pdf"'})
 

@@ -34,6 +34,8 @@ class MaterialOut(BaseModel):
     name: str
     required: bool
     provided: bool
+    #: The paper was handed in (at the counter or with a supplement); scans are the material's files.
+    paper_received: bool = False
     verdict: str | None
     remark: str
 
@@ -181,8 +183,9 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
         **summary(case, now), applicant_kind=case.applicant.kind, applicant_phone=mask_phone(case.applicant.phone),
         delivery_method=case.delivery_method, paused_since=case.paused_since, decided_at=case.decided_at,
         closed_at=case.closed_at, last_reason=case.last_reason, assignee_id=case.assignee_id,
-        materials=[MaterialOut(id=m.id, name=m.name, required=m.required, provided=m.provided, verdict=m.verdict,
-                               remark=m.remark) for m in case.materials],
+        materials=[MaterialOut(id=m.id, name=m.name, required=m.required, provided=m.provided,
+                               paper_received=m.paper_received, verdict=m.verdict, remark=m.remark)
+                   for m in case.materials],
         files=[file_out(f) for f in case.files],
         shipments=[ShipmentOut(direction=s.direction, carrier=s.carrier, tracking_no=s.tracking_no,
                                sent_at=s.sent_at, delivered_at=s.delivered_at) for s in case.shipments],

@@ -53,6 +53,7 @@ def base_context(request: Request) -> dict[str, Any]:
     session = session_of(request)
     now = runtime.now()
     return dict(
+        alert_count=getattr(request.state, "alert_count", 0),
         request=request, lang=lang, t=t, user=user, nav=NAV.get(user.role, []) if user else [],
         flashes=session.take_flashes(), csrf_token=session.csrf, path=request.url.path, now=now,
         state_label=partial(i18n.state_label, lang), event_label=partial(i18n.event_label, lang),

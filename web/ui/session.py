@@ -121,13 +121,19 @@ class SessionMiddleware:
             session["csrf"] = secrets.token_urlsafe(24)
         return session
 
-    def _user(self, user_id: int) -> UiUser | None:
+    def _user(self, user_id: int, with_alerts: bool = False) -> tuple[UiUser | None, int]:
+        """The signed-in user, and for a page the count of alerts on their own cases (top bar)."""
         with transaction(self.runtime.session_factory) as s:
             user = s.get(User, user_id)
             if user is None or not user.active:
-                return None
-            return UiUser(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
-                          zone_id=user.zone_id, zone_code=user.zone.code, zone_name=user.zone.name)
+                return None, 0
+            ui_user = UiUser(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                             zone_id=user.zone_id, zone_code=user.zone.code, zone_name=user.zone.name)
+            if not with_alerts:
+                return ui_user, 0
+            from web.ui.routes.alerts import count_for
+
+            return ui_user, count_for(s, ui_user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,11 +150,13 @@ class SessionMiddleware:
         bearer = conn.headers.get("authorization", "").lower().startswith("bearer ")
         uid = session.get("uid")
         if isinstance(uid, int) and not bearer:
-            user = await run_in_threadpool(self._user, uid)
+            page = path.startswith("/ui/") and scope["method"] == "GET"
+            user, alert_count = await run_in_threadpool(self._user, uid, page)
             if user is None:
                 session.rotate(None)
             else:
                 state["user"] = user
+                state["alert_count"] = alert_count
                 state["actor"] = user.actor
                 if (path.startswith("/api/") and scope["method"] not in SAFE_METHODS
                         and not csrf_ok(session, conn.headers.get(CSRF_HEADER))):

@@ -93,9 +93,14 @@ def test_clerk_sends_the_one_time_notice_and_takes_the_supplement(
     attach.locator("button[type=submit]", has_text="上传补正材料").click()
     expect(_flash(clerk)).to_contain_text("已上传 1 个补正文件")
     expect(_card(clerk, "材料")).to_contain_text("营业执照.pdf")
-    clerk.locator("#actions").get_by_role("button", name="补正材料", exact=True).click()
+    # 补正齐全，恢复预审 — and the paper of the licence came with it: recorded apart from its scan
+    done = clerk.locator("#supplement-form")
+    done.get_by_label("营业执照副本").check()
+    done.get_by_role("button", name="补正齐全，恢复预审").click()
     expect(_flash(clerk)).to_contain_text("补正材料")
     expect(_state(clerk)).to_have_text("已收件")
+    expect(_card(clerk, "材料").locator("tr", has_text="营业执照副本").locator(".paper-yes")).to_have_text(
+        re.compile("已收"))
 
     # pre-check again: nothing marked any more, it passes (the system may forward it at once)
     clerk.locator("#precheck-form").get_by_role("button", name="预审通过").click()
@@ -171,6 +176,9 @@ def test_reviewer_denies_and_the_window_hands_the_result_over(
     expect(_state(clerk)).to_have_text("不予许可")
     clerk.locator("#actions").get_by_role("button", name="通知领取").click()
     expect(_state(clerk)).to_have_text("待领取")
-    clerk.locator("#actions").get_by_role("button", name="送达办结").click()
+    deliver = clerk.locator("#deliver-form")  # the applicant signs at the window: their name is proposed
+    expect(deliver.get_by_label("签收人")).to_have_value("不予许可示例有限公司")
+    deliver.get_by_label("我已核对签收信息").check()
+    deliver.get_by_role("button", name="确认送达并办结").click()
     expect(_state(clerk)).to_have_text("办结")
     expect(clerk.locator("#actions")).to_contain_text("当前没有您可执行的操作。")

@@ -29,6 +29,10 @@ def _flashes(page: str) -> list[str]:
     return re.findall(r'class="flash flash-\w+">([^<]+)<', page)
 
 
+def _field_errors(page: str) -> dict[str, str]:
+    return dict(re.findall(r'class="field-error" data-error-for="([\w-]+)"[^>]*>([^<]+)<', page))
+
+
 def test_clerk_sends_the_one_time_notice_then_takes_the_supplement(tb_sqlite_fs: Tongban) -> None:
     tb = tb_sqlite_fs
     r = tb.receive(files=[("申请表.pdf", make_pdf("申请表")), ("执照.pdf", make_pdf("执照"))])
@@ -42,10 +46,13 @@ def test_clerk_sends_the_one_time_notice_then_takes_the_supplement(tb_sqlite_fs:
     first, second = int(verdicts[0]), int(verdicts[1])
     base = {"csrf_token": token, "version": str(version)} | {f"verdict_{v}": "ok" for v in verdicts}
 
-    # passing while a material is marked defective is a contradiction: refused, nothing changes
+    # passing while a material is marked defective is a contradiction: refused next to the verdicts,
+    # nothing changes, and the verdicts come back as they were chosen
     r = client.post(f"/ui/cases/{case_no}/events",
                     data=base | {f"verdict_{second}": "defective", "event": "precheck_pass"})
-    assert "不能预审通过" in " ".join(_flashes(r.text)) and _state(r.text) == "received"
+    assert r.status_code == 422 and "不能预审通过" in _field_errors(r.text)["materials"]
+    assert _state(r.text) == "received"
+    assert re.search(rf'name="verdict_{second}".*?<option value="defective" selected>', r.text, re.S)
 
     r = client.post(f"/ui/cases/{case_no}/events", data=base | {
         f"verdict_{second}": "defective", f"note_{second}": "复印件不清晰", "event": "request_supplement"})

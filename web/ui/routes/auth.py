@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -26,6 +27,14 @@ def _local_path(value: str | None, default: str = "/ui/") -> str:
     return value
 
 
+def _demo(request: Request) -> dict[str, Any]:
+    """Only a demo deployment (``tongban serve --demo``) prints its password on the sign-in page."""
+    from storage.demo.seed import DEMO_PASSWORD
+
+    demo = bool(runtime_of(request).settings.demo)
+    return {"demo": demo, "demo_password": DEMO_PASSWORD if demo else ""}
+
+
 @router.get("/")
 def home(user: UserDep) -> RedirectResponse:
     return RedirectResponse(home_for(user.role), status_code=303)
@@ -33,7 +42,7 @@ def home(user: UserDep) -> RedirectResponse:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", next=_local_path(next), username="", error="")
+    return render(request, "login.html", next=_local_path(next), username="", error="", **_demo(request))
 
 
 @router.post("/login")
@@ -57,7 +66,7 @@ async def login(request: Request, form: FormDep) -> Response:
     user_id, error = await run_in_threadpool(check)
     if user_id is None:
         return render(request, "login.html", status_code=401, next=target, username=username,
-                      error=translate(lang_of(request), error))
+                      error=translate(lang_of(request), error), **_demo(request))
     session_of(request).rotate(user_id)
     return RedirectResponse(target, status_code=303)
 

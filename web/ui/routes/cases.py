@@ -12,17 +12,18 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from states import identifiers
+from states import documents, identifiers
 from states.intake import flows as intake
 from states.intake.uploads import Upload
 from states.lifecycle import STATE_LABELS
 from states.queue import service as queue_service
 from states.transition import service as transitions
-from states.transition.errors import CaseNotFound, TransitionError
+from states.transition.errors import CaseNotFound, PayloadInvalid, TransitionError
 from states.transition.rules import is_party
 from storage.audit import service as audit
 from storage.case.models import Case
@@ -31,15 +32,18 @@ from storage.pdf import pdf_outline_pages
 from storage.pdf.errors import MaterialError
 from storage.user.models import User
 from web.api.schemas import calendar_of
+from web.ui import errors as ui_errors
+from web.ui import views
 from web.ui.deps import FormDep, UserDep
-from web.ui.i18n import event_label, translate
+from web.ui.i18n import event_label, state_label, translate, translator
 from web.ui.render import lang_of, render, runtime_of, session_of
+from web.ui.routes.alerts import case_alerts
 from web.ui.session import UiUser
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 #: Events the page offers as one click, without a form of their own.
-ONE_CLICK = ("claim", "ready_for_pickup", "deliver")
+ONE_CLICK = ("claim", "ready_for_pickup")
 #: Events that need a reason (the transition service refuses them without one).
 WITH_REASON = ("reject", "return", "withdraw", "deny")
 
@@ -58,26 +62,90 @@ def _packet_bookmarks(request: Request, key: str) -> list[tuple[str, int | None]
     return []
 
 
+#: States in which the system is working on the case (the page polls and updates itself).
+IN_TRANSIT = ("prechecked",)
+
+
+def _originals_needed(case: Case) -> bool:
+    """The item asks for paper originals (原件) of a material the applicant handed in on paper."""
+    forms = {im.id: im.form for im in case.item.materials}
+    return any(forms.get(m.item_material_id or -1) == "原件" and m.paper_received for m in case.materials)
+
+
+def _case_context(request: Request, s: Session, user: UiUser, case: Case) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    trail = audit.list_events(db_session=s, case_id=case.id)
+    packet = next((f for f in reversed(case.files) if f.purpose == "packet"), None)
+    role, side, states = intake.ATTACH_RULES["supplement"]
+    t = translator(lang_of(request))
+    open_pauses = [p.reason for p in getattr(case, "pauses", []) if p.ended_at is None]
+    usernames = {e.actor for e in trail} | {str(e.payload["assignee"]) for e in trail if e.payload.get("assignee")}
+    people = {u.username: u.display_name for u in s.scalars(select(User).where(User.username.in_(usernames)))}
+    people["system"] = t("role.system")
+    return dict(
+        case=case, events=transitions.events_for(user.actor, case), trail=trail,
+        packet=packet, bookmarks=_packet_bookmarks(request, packet.object_key) if packet else [],
+        has_notice=any(e.event == "request_supplement" for e in trail),
+        assignee=s.get(User, case.assignee_id) if case.assignee_id else None,
+        can_attach_supplement=(user.role == role and user.zone_id == case.receiving_zone_id
+                               and case.state in states),
+        files_of={m.id: [f for f in case.files if f.material_id == m.id
+                         and f.purpose in ("material", "supplement")] for m in case.materials},
+        on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
+        one_click=ONE_CLICK, with_reason=WITH_REASON,
+        calendar_note=calendar_of(case, runtime.clock).note,
+        promise=views.promise_status(due=case.due_at, now=runtime.now(), paused_since=case.paused_since,
+                                     decided_at=case.decided_at, calendar=runtime.calendar,
+                                     tz=runtime.settings.timezone, t=t),
+        pause_reasons=[t(f"pause.{r}") for r in
+                       (open_pauses or (["awaiting_supplement"] if case.paused_since else []))],
+        zone_names={z.code: z.name for z in (case.receiving_zone, case.handling_zone)},
+        in_transit=case.state in IN_TRANSIT, originals_needed=_originals_needed(case),
+        display_name=lambda username: people.get(username, username),
+        case_alerts=case_alerts(s, user, case.id),
+        form_errors={}, form_values={}, form_event="",
+        print_receipt=request.query_params.get("print") == "receipt",
+    )
+
+
 @router.get("/cases/{case_no}")
 def case_page(request: Request, case_no: str, user: UserDep) -> Response:
+    with transaction(runtime_of(request).session_factory) as s:
+        case = visible_case(s, user, case_no)
+        return render(request, "case.html", **_case_context(request, s, user, case))
+
+
+def _case_again(request: Request, user: UiUser, case_no: str, *, event: str, errors: dict[str, str],
+                form: FormData) -> Response:
+    """The case page again with the refused form as it was typed and the reason next to its field."""
+    values = {k: str(v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
+    with transaction(runtime_of(request).session_factory) as s:
+        case = visible_case(s, user, case_no)
+        context = _case_context(request, s, user, case)
+        context.update(form_errors=errors, form_values=values, form_event=event)
+        return render(request, "case.html", status_code=422, **context)
+
+
+@router.get("/cases/{case_no}/status")
+def case_status(request: Request, case_no: str, user: UserDep) -> Response:
+    """What the case page polls while the system works on the case (转递中…): state and version."""
+    lang = lang_of(request)
+    with transaction(runtime_of(request).session_factory) as s:
+        case = visible_case(s, user, case_no)
+        return JSONResponse({"state": case.state, "version": case.version,
+                             "state_label": state_label(lang, case.state),
+                             "in_transit": case.state in IN_TRANSIT})
+
+
+@router.get("/cases/{case_no}/receipt")
+def receipt_print(request: Request, case_no: str, user: UserDep) -> Response:
+    """收件回执 as a print view (the same content as the PDF): the counter prints it in one step."""
     runtime = runtime_of(request)
     with transaction(runtime.session_factory) as s:
         case = visible_case(s, user, case_no)
-        trail = audit.list_events(db_session=s, case_id=case.id)
-        packet = next((f for f in reversed(case.files) if f.purpose == "packet"), None)
-        role, side, states = intake.ATTACH_RULES["supplement"]
-        return render(
-            request, "case.html", case=case, events=transitions.events_for(user.actor, case), trail=trail,
-            packet=packet, bookmarks=_packet_bookmarks(request, packet.object_key) if packet else [],
-            has_notice=any(e.event == "request_supplement" for e in trail),
-            assignee=s.get(User, case.assignee_id) if case.assignee_id else None,
-            can_attach_supplement=(user.role == role and user.zone_id == case.receiving_zone_id
-                                   and case.state in states),
-            files_of={m.id: [f for f in case.files if f.material_id == m.id] for m in case.materials},
-            on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
-            one_click=ONE_CLICK, with_reason=WITH_REASON,
-            calendar_note=calendar_of(case, runtime.clock).note,
-        )
+        info = documents.receipt_info(s, case, tz=runtime.settings.timezone)
+        return render(request, "receipt_print.html", info=info, case=case,
+                      autoprint=request.query_params.get("print") == "1")
 
 
 def _file_uploads(form: FormData, field: str) -> list[Upload]:
@@ -92,7 +160,23 @@ def _file_uploads(form: FormData, field: str) -> list[Upload]:
 
 
 class _Refused(Exception):
-    """A form problem found before calling the service: flash it and go back to the case."""
+    """A form problem found before calling the service: shown next to its field, the form kept."""
+
+    def __init__(self, message: str, field: str = "_form") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _parcel(text: dict[str, str], lang: str, prefix: str) -> dict[str, str]:
+    """Carrier + UPU S10 tracking number from the form (``carrier``/``tracking_no`` with a prefix)."""
+    carrier = text.get(f"{prefix}carrier", "")
+    if not carrier:
+        raise _Refused(translate(lang, "ferr.carrier.needed"), f"{prefix}carrier")
+    try:  # the reason next to the field; the transition service validates again
+        tracking = identifiers.validate_s10(text.get(f"{prefix}tracking_no", ""), field="tracking_no")
+    except identifiers.IdentifierError as exc:
+        raise _Refused(ui_errors.identifier_text(lang, exc), f"{prefix}tracking_no") from exc
+    return {"carrier": carrier, "tracking_no": tracking}
 
 
 def _payload(event: str, form: FormData, lang: str) -> dict[str, Any]:
@@ -103,29 +187,41 @@ def _payload(event: str, form: FormData, lang: str) -> dict[str, Any]:
         payload["note"] = text["note"]
     if event in WITH_REASON or event == "request_supplement":
         payload["reason"] = text.get("reason", "")
+        if event in WITH_REASON and not payload["reason"]:
+            raise _Refused(translate(lang, "ferr.reason.needed"), "reason")
     if event in ("precheck_pass", "request_supplement"):
         marked = [{"material_id": int(k[len("verdict_"):]), "problem": v,
                    "note": text.get(f"note_{k[len('verdict_'):]}", "")}
                   for k, v in text.items() if k.startswith("verdict_") and v in ("missing", "defective")]
         if event == "precheck_pass" and marked:
-            raise _Refused(translate(lang, "precheck.conflict"))
+            raise _Refused(translate(lang, "precheck.conflict"), "materials")
         if event == "request_supplement":
             if not marked:
-                raise _Refused(translate(lang, "precheck.none_marked"))
+                raise _Refused(translate(lang, "precheck.none_marked"), "materials")
+            for m in marked:
+                if m["problem"] == "defective" and not m["note"]:
+                    raise _Refused(translate(lang, "ferr.materials.defective_note"), f"note_{m['material_id']}")
             payload["materials"] = marked
+    if event == "precheck_pass" and text.get("originals_tracking_no"):  # the carrier is prefilled (EMS)
+        payload["originals"] = _parcel(text, lang, "originals_")
     if event == "mail_result":
-        payload["carrier"] = text.get("carrier", "")
-        try:  # bilingual reason next to the field; the transition service validates again
-            payload["tracking_no"] = identifiers.validate_s10(text.get("tracking_no", ""), field="tracking_no")
-        except identifiers.IdentifierError as exc:
-            raise _Refused(exc.message_zh if lang == "zh" else exc.message) from exc
+        payload.update(_parcel(text, lang, ""))
+    if event == "supplement":
+        payload["paper"] = [int(k[len("paper_"):]) for k in text if k.startswith("paper_") and k[6:].isdigit()]
+    if event == "deliver":
+        if not text.get("signed_on"):
+            raise _Refused(translate(lang, "ferr.signed_on.invalid"), "signed_on")
+        if not text.get("signatory"):
+            raise _Refused(translate(lang, "ferr.signatory.needed"), "signatory")
+        if not text.get("sure"):
+            raise _Refused(translate(lang, "deliver.sure_needed"), "sure")
+        payload.update(signed_on=text["signed_on"], signatory=text["signatory"])
     return payload
 
 
 def refusal_text(lang: str, exc: TransitionError) -> str:
-    """A refusal as a clerk reads it: a plain sentence first, the service's precise words after."""
-    head = translate(lang, f"error.{exc.code}")
-    return f"{head} {exc.message}" if head != f"error.{exc.code}" else exc.message
+    """A refusal as a clerk reads it: one plain sentence in the page's language."""
+    return ui_errors.refusal_text(lang, exc)
 
 
 @router.post("/cases/{case_no}/events")
@@ -150,14 +246,17 @@ async def send_event(request: Request, case_no: str, user: UserDep, form: FormDe
 
         await run_in_threadpool(apply)
     except _Refused as exc:
-        session.flash("error", str(exc))
-        return back
+        return _case_again(request, user, case_no, event=event, errors={exc.field: str(exc)}, form=form)
     except MaterialError as exc:
-        session.flash("error", exc.message_zh if lang == "zh" else exc.message)
-        return back
+        return _case_again(request, user, case_no, event=event,
+                           errors={"result": ui_errors.material_text(lang, exc)}, form=form)
     except TransitionError as exc:
         if exc.status == 404:
             raise
+        if isinstance(exc, PayloadInvalid):
+            field = ui_errors.input_of(exc.field)
+            return _case_again(request, user, case_no, event=event, errors={field: refusal_text(lang, exc)},
+                               form=form)
         session.flash("error", refusal_text(lang, exc))
         return back
     runtime.wake_dispatcher()
@@ -184,7 +283,7 @@ async def _result_document(request: Request, user: UiUser, case_no: str, form: F
 
     found = await run_in_threadpool(earlier)
     if found is None:
-        raise _Refused(translate(lang, "decide.result_needed"))
+        raise _Refused(translate(lang, "decide.result_needed"), "result")
     return found
 
 
@@ -202,11 +301,13 @@ async def attach_supplement(request: Request, case_no: str, user: UserDep, form:
             max_bytes=runtime.settings.max_file_bytes,
         )
     except MaterialError as exc:
-        session.flash("error", exc.message_zh if lang == "zh" else exc.message)
+        return _case_again(request, user, case_no, event="attach", errors={"files": ui_errors.material_text(lang, exc)},
+                           form=form)
     except TransitionError as exc:
         if exc.status == 404:
             raise
-        session.flash("error", refusal_text(lang, exc))
+        return _case_again(request, user, case_no, event="attach", errors={"files": refusal_text(lang, exc)},
+                           form=form)
     else:
         session.flash("ok", translate(lang, "supplement.uploaded", n=len(ids)))
     return RedirectResponse(f"/ui/cases/{case_no}", status_code=303)

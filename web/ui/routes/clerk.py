@@ -20,6 +20,7 @@ from storage.catalog import service as catalog
 from storage.catalog.models import Item
 from storage.db import transaction
 from storage.pdf.errors import MaterialError
+from web.ui import errors as ui_errors
 from web.ui.deps import FormDep, UserDep, require_role, wants_json
 from web.ui.i18n import translate
 from web.ui.render import lang_of, render, runtime_of, session_of
@@ -36,20 +37,31 @@ def item_label(item: Item) -> str:
     return f"{item.code} {item.name}（{item.zone.name}）"
 
 
+def match_items(items: list[Item], text: Any) -> list[Item]:
+    """What the clerk typed → the items it means: the full label, the code in any case ("qy-001"),
+    the start of a label, or a piece of the name ("档案查询"); several only when it is ambiguous."""
+    text = " ".join(str(text or "").split())
+    if not text:
+        return []
+    folded = text.casefold()
+    for rule in (lambda i: item_label(i).casefold() == folded,
+                 lambda i: i.code.casefold() == folded.split()[0],
+                 lambda i: item_label(i).casefold().startswith(folded),
+                 lambda i: folded in i.name.casefold() or folded in item_label(i).casefold()):
+        found = [i for i in items if rule(i)]
+        if found:
+            return found
+    return []
+
+
 def _find_item(items: list[Item], item_id: Any, text: Any) -> Item | None:
-    """By the id the page's script set, else by the label or code the clerk typed (no script)."""
+    """By the id the page's script set, else by what the clerk typed when it means one item."""
     if isinstance(item_id, str) and item_id.isdigit():
         found = next((i for i in items if i.id == int(item_id)), None)
-        if found is not None:
+        if found is not None and (not text or match_items([found], text)):
             return found
-    text = str(text or "").strip()
-    if not text:
-        return None
-    exact = [i for i in items if item_label(i) == text]
-    if exact:
-        return exact[0]
-    by_code = [i for i in items if i.code == text.split()[0]]
-    return by_code[0] if len(by_code) == 1 else None
+    matches = match_items(items, text)
+    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -60,12 +72,34 @@ class ChosenItem:
     material_ids: tuple[int, ...]
 
 
-def _choose(request: Request, user: UiUser, item_id: str, text: str) -> ChosenItem | None:
+def _choose(request: Request, user: UiUser, item_id: str, text: str) -> ChosenItem | list[str]:
+    """The item, or the labels of the candidates when the text means none or several."""
     with transaction(runtime_of(request).session_factory) as s:
-        item = _find_item(catalog.list_items(db_session=s, exclude_zone_id=user.zone_id), item_id, text)
+        items = catalog.list_items(db_session=s, exclude_zone_id=user.zone_id)
+        item = _find_item(items, item_id, text)
         if item is None:
-            return None
+            return [item_label(i) for i in match_items(items, text)]
         return ChosenItem(item.id, item.code, item.zone.code, tuple(m.id for m in item.materials))
+
+
+def item_error(lang: str, text: str, candidates: list[str]) -> str:
+    if len(candidates) > 1:
+        shown = "；".join(candidates[:5]) + ("…" if len(candidates) > 5 else "")
+        return translate(lang, "receive.item_ambiguous", n=len(candidates), text=text, names=shown)
+    return translate(lang, "receive.item_unknown")
+
+
+@router.get("/items/match")
+def match_item(request: Request, user: UserDep, q: str = "") -> Response:
+    """The picker's lookup (code in any case, a unique piece of the name): JSON for the page's script."""
+    require_role(user, "clerk")
+    lang = lang_of(request)
+    with transaction(runtime_of(request).session_factory) as s:
+        found = match_items(catalog.list_items(db_session=s, exclude_zone_id=user.zone_id), q)
+        if len(found) == 1:
+            return JSONResponse({"id": found[0].id, "label": item_label(found[0])})
+        return JSONResponse({"id": None, "candidates": [item_label(i) for i in found[:10]],
+                             "message": item_error(lang, q.strip(), [item_label(i) for i in found])})
 
 
 def _page(request: Request, user: UiUser, *, values: dict[str, str], errors: dict[str, str], status: int = 200,
@@ -111,17 +145,6 @@ def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
     return uploads, where
 
 
-def _field_of(field: str) -> str:
-    """An error's field as the service names it → the input on this page."""
-    if field.startswith("applicant."):
-        return "applicant_" + field.split(".", 1)[1]
-    if field in ("item_code", "handling_zone"):
-        return "item"
-    if field.startswith("checklist") or field.startswith("files"):
-        return "checklist"
-    return field
-
-
 @router.post("/receive")
 async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
     require_role(user, "clerk")
@@ -133,25 +156,27 @@ async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
     file_error: dict[str, str] | None = None
 
     item = await run_in_threadpool(_choose, request, user, values["item_id"], values["item"])
-    if item is None:
-        errors["item"] = translate(lang, "receive.item_unknown")
+    uploads, where = _uploads(form)
+    if not isinstance(item, ChosenItem):
+        errors["item"] = item_error(lang, values["item"].strip(), item)
     elif form.get("action") == "load":  # no script: show the chosen item's checklist, keep what was typed
-        return _page(request, user, values={**values, "item_id": str(item.id)}, errors={})
+        notice = translate(lang, "receive.files_dropped", n=len(uploads)) if uploads else ""
+        return _page(request, user, values={**values, "item_id": str(item.id)}, errors={}, notice=notice)
     else:
         values["item_id"] = str(item.id)
         kind = values["applicant_kind"]
-        try:  # bilingual reason for the field; the intake service validates again
+        try:  # the reason next to the field, in the page's language; the intake service validates again
             if kind == "enterprise":
                 identifiers.validate_uscc(values["applicant_id_number"])
             elif kind == "person":
                 identifiers.validate_resident_id(values["applicant_id_number"], today=runtime.now().date())
         except identifiers.IdentifierError as exc:
-            errors["applicant_id_number"] = exc.reason_zh if lang == "zh" else exc.reason
-    if not errors and item is not None:
+            errors["applicant_id_number"] = ui_errors.identifier_text(lang, exc)
+    if not errors and isinstance(item, ChosenItem):
         try:
             receive_form = ReceiveForm.model_validate({
                 "item_code": item.code, "handling_zone": item.zone_code,
-                "applicant": {"kind": values["applicant_kind"], "name": values["applicant_name"],
+                "applicant": {"kind": values["applicant_kind"], "name": values["applicant_name"].strip(),
                               "id_number": values["applicant_id_number"], "phone": values["applicant_phone"],
                               "address": values["applicant_address"]},
                 "checklist": [{"item_material_id": m} for m in item.material_ids if form.get(f"tick_{m}")],
@@ -160,9 +185,9 @@ async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
             })
         except ValidationError as exc:
             for e in exc.errors():
-                errors.setdefault(_field_of(".".join(str(p) for p in e["loc"])), e["msg"])
+                field = ui_errors.input_of(".".join(str(p) for p in e["loc"]))
+                errors.setdefault(field, ui_errors.pydantic_text(lang, dict(e)))
         else:
-            uploads, where = _uploads(form)
             try:
                 case_no = await run_in_threadpool(
                     intake.receive_case, session_factory=runtime.session_factory, store=runtime.store,
@@ -170,18 +195,21 @@ async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
                     max_bytes=runtime.settings.max_file_bytes,
                 )
             except MaterialError as exc:
-                message = exc.message_zh if lang == "zh" else exc.message
+                message = ui_errors.material_text(lang, exc)
                 field = where.get(exc.filename, "checklist")
                 errors[field] = message
                 file_error = {"file": exc.filename, "field": field, "reason": exc.code}
             except TransitionError as exc:
                 if exc.status in (403, 404):
                     raise
-                errors[_field_of(str(exc.detail.get("field", "")))] = exc.message
+                field = ui_errors.input_of(str(exc.detail.get("field", "")))
+                errors[field if field in FIELDS or field == "checklist" else "_form"] = \
+                    ui_errors.refusal_text(lang, exc)
             else:
                 message = translate(lang, "receive.done", case_no=case_no)
                 session_of(request).flash("ok", message)
-                target = f"/ui/cases/{case_no}"
+                # 确认收件并打印回执: the case page opens the receipt's print view at once (one step)
+                target = f"/ui/cases/{case_no}?print=receipt"
                 if wants_json(request):
                     return JSONResponse({"ok": True, "case_no": case_no, "redirect": target})
                 return RedirectResponse(target, status_code=303)

@@ -16,6 +16,7 @@ from states.reports import exports
 from states.reports import service as reports
 from storage.catalog.models import Item
 from storage.db import transaction
+from storage.zone.models import Zone
 from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
 from web.ui.deps import UserDep
 from web.ui.render import render, runtime_of
@@ -48,11 +49,12 @@ def evaluation_page(request: Request, user: UserDep) -> Response:
     runtime = runtime_of(request)
     with transaction(runtime.session_factory) as s:
         codes = sorted(set(s.scalars(select(Item.code).where(Item.active.is_(True)))))
+        zone_names = {z.code: z.name for z in s.scalars(select(Zone))}
     this_year = runtime.now().astimezone(ZoneInfo(runtime.settings.timezone)).year
     qs = f"year={year}" + (f"&item={item}" if item else "")
     return render(request, "supervision/evaluation.html", ev=ev, year=year, item=item or "", codes=codes,
                   years=list(range(this_year, FIRST_YEAR - 1, -1)), qs=qs, pct=exports.pct, days=exports.days,
-                  reasons=exports.reasons)
+                  reasons=exports.reasons, zone_names=zone_names)
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
     return Response(content, media_type=media_type,

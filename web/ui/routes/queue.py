@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from states.lifecycle import STATE_LABELS
-from states.queue.service import HANDLING_WORK, RECEIVING_WORK
+from states.queue.service import work_condition, work_states
 from states.transition import service as transitions
 from storage.case.models import Case
 from storage.catalog.models import Item
@@ -28,14 +28,9 @@ ROW_EVENTS = ("accept", "claim")
 
 
 def work_of(user: UiUser) -> Select[Case]:
-    """The same work as ``states.queue.service.queue``: receiving side for clerks, handling side for
-    reviewers, both for supervisors; ordered by the step deadline (none last)."""
-    conds = []
-    if user.role in ("clerk", "supervisor"):
-        conds.append((Case.receiving_zone_id == user.zone_id) & Case.state.in_(RECEIVING_WORK))
-    if user.role in ("reviewer", "supervisor"):
-        conds.append((Case.handling_zone_id == user.zone_id) & Case.state.in_(HANDLING_WORK))
-    return select(Case).where(or_(*conds) if conds else Case.id.is_(None))
+    """The same work as ``states.queue.service.queue``: the cases in which this user must act, ordered by
+    the step deadline (none last)."""
+    return select(Case).where(work_condition(user.actor))
 
 
 def _filtered(stmt: Select[Case], s: Session, user: UiUser, *, item: str, state: str, rzone: str,
@@ -61,15 +56,13 @@ def queue_page(request: Request, user: UserDep, item: str = "", state: str = "",
         total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
         rows = list(s.scalars(stmt.order_by(Case.step_due_at.is_(None), Case.step_due_at, Case.id)
                               .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique())
-        work_states = [st for st in STATE_LABELS
-                       if (user.role != "reviewer" and st in RECEIVING_WORK)
-                       or (user.role != "clerk" and st in HANDLING_WORK)]
+        states = [st for st in STATE_LABELS if st in work_states(user.role)]
         items = sorted({(i.code, i.name) for i in s.scalars(select(Item).where(Item.active.is_(True))).unique()})
         zones = list(s.scalars(select(Zone).order_by(Zone.code)))
         return render(
             request, "queue.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
             query=urlencode({"item": item, "state": state, "rzone": rzone, "mine": mine}),
-            f_item=item, f_state=state, f_rzone=rzone, f_mine=bool(mine), work_states=work_states, items=items,
+            f_item=item, f_state=state, f_rzone=rzone, f_mine=bool(mine), work_states=states, items=items,
             zones=zones, row_events={c.case_no: [e for e in transitions.events_for(user.actor, c)
                                                  if e in ROW_EVENTS] for c in rows},
         )

@@ -26,6 +26,7 @@ from states.transition.errors import EventNotAllowed, PayloadInvalid, VersionCon
 from storage.case.models import Case
 from storage.db import transaction
 from storage.user.models import User
+from storage.zone.models import Zone
 from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
 from web.ui.deps import FormDep, UserDep, require_role
 from web.ui.i18n import translate
@@ -127,6 +128,7 @@ def dashboard(request: Request, user: UserDep) -> Response:
                                     and c.state in REASSIGNABLE_STATES and bool(reviewers)),
             side_of=lambda c: _side(c, user.zone_id),
             timeliness=lambda c: exports.timeliness(c, now),
+            zone_names={z.code: z.name for z in s.scalars(select(Zone))},
             daily_svg=charts.daily_chart(days, title=t("sup.chart")),
             rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate")),
             pct=exports.pct,

@@ -83,28 +83,91 @@
   }
   wireFiles(document);
 
-  /* --- the item picker: searchable list, then the checklist appears --- */
+  /* --- the item picker: a code in any case ("qy-001"), a piece of the name, or a list option; Enter or
+     Tab picks it, the checklist appears and the cursor goes to its first line --- */
   var itemInput = document.getElementById("item");
   if (itemInput) {
-    var pick = function () {
-      var opt = Array.prototype.find.call(document.querySelectorAll("#item-options option"),
-        function (o) { return o.value === itemInput.value; });
-      var hidden = document.getElementById("item_id");
-      if (!opt || hidden.value === opt.dataset.id) return;
-      hidden.value = opt.dataset.id;
-      fetch("/ui/items/" + opt.dataset.id + "/materials", {credentials: "same-origin"})
+    var hidden = document.getElementById("item_id");
+    var itemError = document.querySelector('[data-error-for="item"]');
+    var loading = null;
+    var chosenFiles = function () {
+      var n = 0;
+      document.querySelectorAll('#checklist input[type="file"]').forEach(function (i) { n += i.files.length; });
+      return n;
+    };
+    var load = function (id, focusAfter) {
+      if (hidden.value === String(id) && document.querySelector('#checklist [data-item-id="' + id + '"]')) {
+        if (focusAfter) focusChecklist();
+        return Promise.resolve();
+      }
+      var dropped = chosenFiles();
+      hidden.value = id;
+      return fetch("/ui/items/" + id + "/materials", {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           var box = document.getElementById("checklist");
           box.innerHTML = html;
           wireFiles(box);
-          var err = document.querySelector('[data-error-for="item"]');
-          if (err) err.textContent = "";
+          if (itemError) itemError.textContent = "";
           itemInput.classList.remove("invalid");
+          var slot = document.querySelector('[data-error-for="checklist"]');
+          if (slot) slot.textContent = dropped ? t("receive.files_dropped", {n: dropped}) : "";
+          if (focusAfter) focusChecklist();
         });
     };
-    itemInput.addEventListener("change", pick);
-    itemInput.addEventListener("input", pick);
+    var focusChecklist = function () {
+      var a = document.activeElement;
+      // only when the clerk just left the picker (Tab/Enter), never away from a field they went on to type in
+      if (a === itemInput || a === document.body || (a && a.name === "applicant_kind")) {
+        var first = document.querySelector("#checklist input");
+        if (first) first.focus();
+      }
+    };
+    var pick = function (focusAfter) {
+      var text = itemInput.value.trim();
+      if (!text) return;
+      var opt = Array.prototype.find.call(document.querySelectorAll("#item-options option"),
+        function (o) { return o.value === itemInput.value; });
+      if (opt) { loading = load(opt.dataset.id, focusAfter); return; }
+      loading = fetch("/ui/items/match?q=" + encodeURIComponent(text), {credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          if (body.id) {
+            itemInput.value = body.label;
+            return load(body.id, focusAfter);
+          }
+          hidden.value = "";
+          if (itemError) itemError.textContent = body.message || "";
+          itemInput.classList.add("invalid");
+        });
+    };
+    itemInput.addEventListener("input", function () {
+      var opt = Array.prototype.find.call(document.querySelectorAll("#item-options option"),
+        function (o) { return o.value === itemInput.value; });
+      if (opt) load(opt.dataset.id, false);  // chosen from the list with the mouse
+    });
+    itemInput.addEventListener("change", function () { pick(true); });
+    itemInput.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); pick(true); }
+    });
+  }
+
+  /* --- Enter in a field of the receive form never submits (it would reload the page and drop the chosen
+     scans): it moves on to the next field, like Tab. Only the submit button (Enter or Space on it) sends. --- */
+  var receiveForm = document.getElementById("receive-form");
+  if (receiveForm) {
+    receiveForm.addEventListener("keydown", function (ev) {
+      var el = ev.target;
+      if (ev.key !== "Enter" || !el || el.id === "item" || el.tagName === "TEXTAREA" || el.tagName === "BUTTON" || el.type === "file") return;
+      if (el.tagName !== "INPUT" && el.tagName !== "SELECT") return;
+      ev.preventDefault();
+      var fields = Array.prototype.filter.call(receiveForm.querySelectorAll("input, select, textarea, button"),
+        function (f) { return f.type !== "hidden" && !f.disabled && f.offsetParent !== null; });
+      var next = fields[fields.indexOf(el) + 1];
+      if (next) next.focus();
+    });
+    var loadButton = receiveForm.querySelector('button[name="action"][value="load"]');
+    if (loadButton) loadButton.remove();  // the no-script way to load the checklist; the picker does it here
   }
 
   /* --- the transfer packet inline, on request: packets run to many MB, and every case page would
@@ -136,7 +199,7 @@
   document.querySelectorAll("form[data-xhr]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
       var submitter = ev.submitter;
-      if (submitter && submitter.name === "action") return;  // plain re-render (no-script path)
+      if (submitter && submitter.name === "action") { ev.preventDefault(); return; }  // never reload: files would go
       ev.preventDefault();
       var data = new FormData(form);
       var bar = document.getElementById("upload-progress");
