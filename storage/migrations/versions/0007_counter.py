@@ -1,7 +1,7 @@
 """counter: paper received apart from scans; keyed hash of the applicant's ID number for search
 
 Revision ID: 0007_counter
-Revises: 0002
+Revises: 0006_provisional_calendar
 Create Date: 2026-12-03 09:30:00
 
 Backfill: ``materials.paper_received`` is set where the line was ticked and no scan was attached (a
@@ -18,7 +18,7 @@ from alembic import op
 import storage.db
 
 revision: str = "0007_counter"
-down_revision: str | None = "0002"
+down_revision: str | None = "0006_provisional_calendar"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
