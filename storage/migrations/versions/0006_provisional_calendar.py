@@ -18,12 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("due_provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("step_due_provisional", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-    with op.batch_alter_table("case_deadlines") as batch:
-        batch.add_column(sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMN (not a batch copy): on SQLite a table copy under foreign keys would cascade
+    # into the rows that refer to the case (materials, files) and lose them.
+    op.add_column("cases", sa.Column("due_provisional", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("cases", sa.Column("step_due_provisional", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
+    op.add_column("case_deadlines", sa.Column("provisional", sa.Boolean(), nullable=False,
+                                              server_default=sa.false()))
     # The recompute reads only the provisional rows: a partial index keeps that a range, not a scan.
     op.create_index("ix_cases_due_provisional", "cases", ["due_provisional"],
                     postgresql_where=sa.text("due_provisional"), sqlite_where=sa.text("due_provisional"))
