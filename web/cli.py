@@ -33,6 +33,18 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def load_settings() -> Settings:
+    """``Settings()``, or one clear line and exit 1 when the configuration is refused (e.g. its secret)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        raise fail(str(cause) if cause is not None else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
 def _runtime():  # type: ignore[no-untyped-def]
     """The Runtime for a command that needs the schema: refuse in one line when there is none yet."""
     from sqlalchemy import inspect, make_url
@@ -40,7 +52,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 
     from states.runtime import Runtime
 
-    settings = Settings()
+    settings = load_settings()
     url = settings.resolved_database_url()
     where = url.split("@")[-1]
     hint = "run `tongban db upgrade` (or `tongban seed demo`) first"
@@ -62,7 +74,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version (Alembic)."""
     from storage.migrate import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     url = settings.resolved_database_url()
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -100,7 +112,7 @@ def seed_demo_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print th
 def _quiet_upgrade() -> None:
     from storage.migrate import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     if settings.resolved_database_url().startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
@@ -270,7 +282,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
     from web.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     # The closed network here and at most windows: Prefect's telemetry would only log errors.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from states.calendar.work_calendar import CalendarOverrideError, UnknownYearError, WorkCalendar
-from storage.config import Settings
 
 calendar_app = typer.Typer(
     name="calendar",
@@ -44,7 +43,9 @@ def _parse_date(text: str) -> date:
 
 def _calendar(override: Path | None) -> WorkCalendar:
     if override is None:
-        override = Settings().calendar_override
+        from web.cli import load_settings
+
+        override = load_settings().calendar_override
     try:
         return WorkCalendar(override)
     except CalendarOverrideError as exc:
