@@ -144,6 +144,22 @@ def user_add(username: str, role: Annotated[str, typer.Option(help="clerk | revi
     typer.echo(token)
 
 
+@user_app.command("signout")
+def user_signout(username: str) -> None:
+    """Sign a user out everywhere: every browser session of theirs ends at once."""
+    from storage.db import transaction
+    from storage.session import service as sessions
+    from storage.user import service as users
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        user = users.get_by_username(db_session=s, username=username)
+        if user is None:
+            raise fail(f"no user '{username}'")
+        ended = sessions.end_all(db_session=s, user_id=user.id, now=rt.now(), reason="signout_all")
+    typer.echo(f"{username}: {ended} session(s) ended")
+
+
 @catalog_app.command("import")
 def catalog_import(path: Path) -> None:
     """Import or update items from a JSON file (see storage/demo/catalog.json for the format)."""

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-
 sla_app = typer.Typer(name="sla", help="Deadlines and alerts (时限预警): sweep once, daily digest.",
                       no_args_is_help=True)
 
