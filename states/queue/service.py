@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from states.transition.rules import Actor
+from states.transition.rules import Actor, party_clause, visible_clause
 from storage.case.models import Applicant, Case
 from storage.catalog.models import Item
 
@@ -34,19 +34,15 @@ class CaseFilter:
 
 
 def scoped(actor: Actor) -> Select[Case]:
-    stmt = select(Case)
-    if not actor.is_system:
-        stmt = stmt.where(or_(Case.receiving_zone_id == actor.zone_id, Case.handling_zone_id == actor.zone_id))
-    return stmt
+    """Every case the actor is party to (``rules.visible_clause``: the handling zone once forwarded)."""
+    return select(Case).where(visible_clause(actor))
 
 
 def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datetime, limit: int = 50,
                offset: int = 0) -> tuple[list[Case], int]:
     stmt = scoped(actor)
-    if flt.side == "receiving":
-        stmt = stmt.where(Case.receiving_zone_id == actor.zone_id)
-    elif flt.side == "handling":
-        stmt = stmt.where(Case.handling_zone_id == actor.zone_id)
+    if flt.side in ("receiving", "handling"):
+        stmt = stmt.where(party_clause(actor.zone_id, flt.side))
     if flt.state:
         stmt = stmt.where(Case.state == flt.state)
     if flt.open_only:
@@ -90,6 +86,8 @@ def _first_ids(db_session: Session, actor: Actor, lanes: list[tuple[Instrumented
     parts = []
     for column, state in lanes:
         lane = select(Case.id, Case.step_due_at).where(column == actor.zone_id, Case.state == state)
+        if column is Case.handling_zone_id:  # the same rule as everywhere (its states come after forward anyway)
+            lane = lane.where(Case.forwarded_at.is_not(None))
         if with_deadline:
             lane = lane.where(Case.step_due_at.is_not(None)).order_by(Case.step_due_at, Case.id)
         else:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from states.lifecycle import STATE_LABELS
 from states.queue.service import HANDLING_WORK, RECEIVING_WORK
 from states.transition import service as transitions
+from states.transition.rules import party_clause
 from storage.case.models import Case
 from storage.catalog.models import Item
 from storage.db import transaction
@@ -32,9 +33,9 @@ def work_of(user: UiUser) -> Select[Case]:
     reviewers, both for supervisors; ordered by the step deadline (none last)."""
     conds = []
     if user.role in ("clerk", "supervisor"):
-        conds.append((Case.receiving_zone_id == user.zone_id) & Case.state.in_(RECEIVING_WORK))
+        conds.append(party_clause(user.zone_id, "receiving") & Case.state.in_(RECEIVING_WORK))
     if user.role in ("reviewer", "supervisor"):
-        conds.append((Case.handling_zone_id == user.zone_id) & Case.state.in_(HANDLING_WORK))
+        conds.append(party_clause(user.zone_id, "handling") & Case.state.in_(HANDLING_WORK))
     return select(Case).where(or_(*conds) if conds else Case.id.is_(None))
 
 
