@@ -308,8 +308,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             _print_accounts(_seed(rotate_tokens=True))
     except Exception as exc:  # noqa: BLE001
         raise fail(f"cannot prepare the database: {exc}") from exc
+    from web.children import end_children, exit_on_sigterm
+
     typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    exit_on_sigterm()  # uvicorn re-raises SIGTERM after shutting down: an exit, so the finally below runs
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        end_children()  # Prefect's temporary server(s), also one that timed out at start
 
 
 def main() -> None:  # pragma: no cover
