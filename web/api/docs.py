@@ -18,6 +18,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from web.auth import ActorDep
+from web.ui.deps import UserDep
 
 
 def fastapi_kwargs(access: str) -> dict[str, Any]:
@@ -30,7 +31,6 @@ def fastapi_kwargs(access: str) -> dict[str, Any]:
 def install(app: FastAPI, access: str) -> None:
     if access != "login":
         return
-    from web.ui.deps import UserDep
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(actor: ActorDep) -> JSONResponse:
