@@ -26,7 +26,7 @@ from web.ui.session import COOKIE
 
 
 def _settings(**kw: object) -> Settings:
-    return Settings(_env_file=None, **kw)  # type: ignore[arg-type]
+    return Settings(_env_file=None, **kw)  # type: ignore[arg-type,call-arg]
 
 
 def _forged(key: str, **content: object) -> str:
