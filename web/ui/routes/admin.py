@@ -84,6 +84,9 @@ def add_user(request: Request, user: UserDep, form: FormDep) -> Response:
     runtime = runtime_of(request)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    if not users.USERNAME_RE.fullmatch(username):  # the form's own rule, also when the form is bypassed
+        _flash(request, "error", "adm.username_invalid")
+        return _back("/ui/admin")
     if len(password) < MIN_PASSWORD:
         _flash(request, "error", "adm.password_short")
         return _back("/ui/admin")
