@@ -33,8 +33,11 @@ CASE_COLUMNS = (
     "id", "case_no", "item_id", "receiving_zone_id", "handling_zone_id", "applicant_id", "state", "version",
     "closed", "received_at", "received_by_id", "assignee_id", "delivery_method", "delivery_address", "due_at",
     "step", "step_started_at", "step_due_at", "paused_since", "decided_at", "closed_at", "last_reason",
-    "updated_at",
+    "updated_at", "forwarded_at",
 )
+#: Open states a case reaches only by being forwarded (it has a ``forwarded_at``).
+FORWARDED_STATES = frozenset({"forwarded", "accepted", "under_review", "approved", "denied", "mailed",
+                              "awaiting_pickup"})
 MATERIAL_COLUMNS = ("case_id", "item_material_id", "position", "name", "required", "provided", "verdict", "remark")
 APPLICANT_COLUMNS = ("kind", "name", "id_number", "phone", "address")
 DEADLINE_COLUMNS = ("case_id", "step", "visit", "started_at", "due_at", "active", "ended_at", "next_level",
@@ -168,6 +171,7 @@ def _case_rows(db: BenchDB, world: World, first_id: int, count: int, *, seed: in
             ts(now - timedelta(days=1)) if st == "awaiting_supplement" else None,
             ts(now - timedelta(hours=3)) if st in ("approved", "denied") else None,
             None, "", ts(received_at),
+            ts(received_at + timedelta(minutes=5)) if st in FORWARDED_STATES else None,
         )
 
 

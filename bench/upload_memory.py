@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -141,7 +142,9 @@ def launch(db: BenchDB, profile: Profile) -> Server:
     port = _free_port()
     env = {**os.environ, "TONGBAN_HOME": str(settings.home), "TONGBAN_DATABASE_URL": db.url,
            "TONGBAN_STORAGE_URL": settings.resolved_storage_url(), "TONGBAN_MODE": "distributed",
-           "TONGBAN_MAX_FILE_BYTES": str(size * 2), "DO_NOT_TRACK": "1"}
+           "TONGBAN_MAX_FILE_BYTES": str(size * 2), "DO_NOT_TRACK": "1",
+           # distributed mode refuses to start without a secret of its own (docs/security.md)
+           "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32)}
     log_path = settings.home / "uvicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,8 +50,37 @@ class Settings(BaseSettings):
     supplement_workdays: int = 10
     #: Demo mode (``tongban serve --demo``): the sign-in page shows the demo accounts' password.
     demo: bool = False
-    #: Secret for session cookies and CSRF tokens.
-    secret_key: str = "dev-insecure-change-me"
+    #: Secret for session cookies and CSRF tokens (at least 32 characters, never a published default).
+    #: Empty: embedded mode makes one in ``home/secret_key`` (0600) on first start; distributed refuses.
+    secret_key: str = Field(default="", repr=False)
+    #: Browser sessions (server-side, revocable): signed out after this many hours whatever happens,
+    #: and counter (clerk) sessions after this many idle minutes (0 = no idle timeout).
+    session_max_hours: float = 12.0
+    session_idle_minutes: float = 15.0
+    #: ``/docs`` and ``/openapi.json``: ``public``, ``login`` (signed-in users only) or ``off``.
+    #: Empty: public in embedded mode, behind login in distributed mode.
+    api_docs: str = ""
+
+    @model_validator(mode="after")
+    def _usable_secret(self) -> Settings:
+        from storage import secrets
+
+        if self.secret_key:
+            self.secret_key = secrets.check(self.secret_key)
+        elif self.mode == "distributed":
+            raise secrets.SecretKeyError("distributed mode needs TONGBAN_SECRET_KEY (the same random value on "
+                                         "every replica, at least 32 characters); refusing to start without it")
+        else:
+            self.secret_key = secrets.load_or_create(self.home)
+        self.api_docs_access()  # a misspelt value is refused at start, not at the first visit to /docs
+        return self
+
+    def api_docs_access(self) -> str:
+        """``public``, ``login`` or ``off`` (see ``api_docs``)."""
+        value = self.api_docs.strip().lower() or ("public" if self.mode == "embedded" else "login")
+        if value not in ("public", "login", "off"):
+            raise ValueError(f"TONGBAN_API_DOCS must be public, login or off, not {self.api_docs!r}")
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -6,6 +6,7 @@ from storage.case.models import Applicant, Case, CaseSequence, Material, Shipmen
 from storage.catalog.models import Item, ItemMaterial
 from storage.db import Base
 from storage.outbox.models import OutboxJob
+from storage.session.models import UserSession
 from storage.sla.models import Alert, CaseDeadline, CasePause, Delivery
 from storage.user.models import User
 from storage.zone.models import Zone
@@ -13,5 +14,5 @@ from storage.zone.models import Zone
 __all__ = [
     "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CasePause", "CaseSequence",
     "Delivery",
-    "Item", "ItemMaterial", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "Zone",
+    "Item", "ItemMaterial", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "UserSession", "Zone",
 ]

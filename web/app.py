@@ -13,7 +13,7 @@ from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
 from web import ui
-from web.api import alerts, cases, catalog, errors, shipments
+from web.api import alerts, cases, catalog, docs, errors, shipments
 
 
 def _calendar_published_since_last_start(runtime: Runtime) -> None:
@@ -61,10 +61,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 dispatcher.stop()
                 dispatcher.join(timeout=30)
 
+    docs_access = runtime.settings.api_docs_access()
     app = FastAPI(title="tongban 通办", version="0.1.0", lifespan=lifespan,
-                  description="跨省通办 · 代收代办: cross-zone proxy receipt and forwarding of offline materials")
+                  description="跨省通办 · 代收代办: cross-zone proxy receipt and forwarding of offline materials",
+                  **docs.fastapi_kwargs(docs_access))
     app.state.runtime = runtime
     errors.install(app)
+    docs.install(app, docs_access)
     app.include_router(cases.router)
     ui.install(app)  # after errors.install: UI error pages delegate to the JSON handlers outside /ui
     app.include_router(catalog.router)

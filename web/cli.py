@@ -33,6 +33,18 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def load_settings() -> Settings:
+    """``Settings()``, or one clear line and exit 1 when the configuration is refused (e.g. its secret)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        raise fail(str(cause) if cause is not None else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
 def _runtime():  # type: ignore[no-untyped-def]
     """The Runtime for a command that needs the schema: refuse in one line when there is none yet."""
     from sqlalchemy import inspect, make_url
@@ -40,7 +52,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 
     from states.runtime import Runtime
 
-    settings = Settings()
+    settings = load_settings()
     url = settings.resolved_database_url()
     where = url.split("@")[-1]
     hint = "run `tongban db upgrade` (or `tongban seed demo`) first"
@@ -62,7 +74,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the latest version (Alembic)."""
     from storage.migrate import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     url = settings.resolved_database_url()
     if url.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -100,7 +112,7 @@ def seed_demo_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print th
 def _quiet_upgrade() -> None:
     from storage.migrate import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     if settings.resolved_database_url().startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
@@ -130,6 +142,22 @@ def user_add(username: str, role: Annotated[str, typer.Option(help="clerk | revi
     except users.UserError as exc:
         raise fail(str(exc)) from exc
     typer.echo(token)
+
+
+@user_app.command("signout")
+def user_signout(username: str) -> None:
+    """Sign a user out everywhere: every browser session of theirs ends at once."""
+    from storage.db import transaction
+    from storage.session import service as sessions
+    from storage.user import service as users
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        user = users.get_by_username(db_session=s, username=username)
+        if user is None:
+            raise fail(f"no user '{username}'")
+        ended = sessions.end_all(db_session=s, user_id=user.id, now=rt.now(), reason="signout_all")
+    typer.echo(f"{username}: {ended} session(s) ended")
 
 
 @catalog_app.command("import")
@@ -270,7 +298,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
     from web.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     if demo:  # the sign-in page may then show the demo password
         settings = settings.model_copy(update={"demo": True})
     # The closed network here and at most windows: Prefect's telemetry would only log errors.
@@ -282,8 +310,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             _print_accounts(_seed(rotate_tokens=True))
     except Exception as exc:  # noqa: BLE001
         raise fail(f"cannot prepare the database: {exc}") from exc
+    from web.children import end_children, exit_on_sigterm
+
     typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    exit_on_sigterm()  # uvicorn re-raises SIGTERM after shutting down: an exit, so the finally below runs
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        end_children()  # Prefect's temporary server(s), also one that timed out at start
 
 
 def main() -> None:  # pragma: no cover

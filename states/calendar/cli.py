@@ -13,7 +13,6 @@ import typer
 
 from states.calendar.statutory import PROVISIONAL_NOTE
 from states.calendar.work_calendar import CalendarOverrideError, OfficialYear, UnknownYearError, WorkCalendar
-from storage.config import Settings
 
 calendar_app = typer.Typer(
     name="calendar",
@@ -48,7 +47,9 @@ def _calendar(override: Path | None) -> WorkCalendar:
     entered in the admin UI (read from its database when there is one; nothing is created)."""
     official: list[OfficialYear] = []
     if override is None:
-        settings = Settings()
+        from web.cli import load_settings
+
+        settings = load_settings()
         override = settings.calendar_override
         url = settings.resolved_database_url()
         if not url.startswith("sqlite") or (settings.home / "tongban.db").exists() or settings.database_url:
@@ -126,8 +127,9 @@ def recompute() -> None:
 
     from states.calendar.recompute import publish
     from states.runtime import Runtime
+    from web.cli import load_settings
 
-    runtime = Runtime(Settings())
+    runtime = Runtime(load_settings())
     try:
         with Progress(TextColumn("recomputing provisional deadlines"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn()) as bar:

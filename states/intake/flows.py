@@ -17,9 +17,9 @@ from states.intake import service
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload, check_uploads, discard, store_checked
 from states.sla.clock import Clock
-from states.transition.errors import CaseNotFound, Forbidden, PayloadInvalid
-from states.transition.rules import Actor, is_party
-from states.transition.service import get_case
+from states.transition.errors import Forbidden, PayloadInvalid
+from states.transition.rules import Actor
+from states.transition.service import get_case, visible_case
 from storage.audit import service as audit
 from storage.db import transaction
 from storage.objects import ObjectStore
@@ -65,10 +65,7 @@ def attach_files(*, session_factory: sessionmaker[Session], store: ObjectStore, 
         raise PayloadInvalid("files", "no file was sent")
     role, side, states = ATTACH_RULES[purpose]
     with transaction(session_factory) as s:
-        case = get_case(db_session=s, case_no=case_no)
-        if not is_party(actor, case):
-            # As if it did not exist (like every other endpoint): a case number of another zone leaks nothing.
-            raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party: as if it did not exist
         zone_id = case.receiving_zone_id if side == "receiving" else case.handling_zone_id
         if actor.role != role or actor.zone_id != zone_id:
             raise Forbidden(f"only a {role} of the {side} zone may attach {purpose} files")

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from states.transition.rules import Actor
+from states.transition.rules import Actor, party_clause, visible_clause
 from storage.case import idhash
 from storage.case.models import Applicant, Case
 from storage.catalog.models import Item
@@ -35,19 +35,15 @@ class CaseFilter:
 
 
 def scoped(actor: Actor) -> Select[Case]:
-    stmt = select(Case)
-    if not actor.is_system:
-        stmt = stmt.where(or_(Case.receiving_zone_id == actor.zone_id, Case.handling_zone_id == actor.zone_id))
-    return stmt
+    """Every case the actor is party to (``rules.visible_clause``: the handling zone once forwarded)."""
+    return select(Case).where(visible_clause(actor))
 
 
 def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datetime, limit: int = 50,
                offset: int = 0) -> tuple[list[Case], int]:
     stmt = scoped(actor)
-    if flt.side == "receiving":
-        stmt = stmt.where(Case.receiving_zone_id == actor.zone_id)
-    elif flt.side == "handling":
-        stmt = stmt.where(Case.handling_zone_id == actor.zone_id)
+    if flt.side in ("receiving", "handling"):
+        stmt = stmt.where(party_clause(actor.zone_id, flt.side))
     if flt.state:
         stmt = stmt.where(Case.state == flt.state)
     if flt.open_only:
@@ -88,6 +84,8 @@ class Lane:
     def where(self, zone_id: int | None) -> list[ColumnElement[bool]]:
         column = Case.receiving_zone_id if self.side == "receiving" else Case.handling_zone_id
         conds: list[ColumnElement[bool]] = [column == zone_id, Case.state == self.state]
+        if self.side == "handling":  # the one party rule (rules.party_clause): the handling zone once forwarded
+            conds.append(Case.forwarded_at.is_not(None))
         if self.mail_side:
             conds.append(Case.item_id.in_(select(Item.id).where(Item.mail_side == self.mail_side)))
         if self.delivery:

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from states.queue.service import HANDLING_WORK
 from states.transition.errors import EventNotAllowed, Forbidden, PayloadInvalid, VersionConflict
 from states.transition.rules import Actor
-from states.transition.service import get_case
+from states.transition.service import visible_case
 from storage.audit import service as audit
 from storage.case.models import Case
 from storage.user.models import User
@@ -37,7 +37,7 @@ def reviewers_of(*, db_session: Session, zone_id: int) -> list[User]:
 def reassign(*, db_session: Session, case_no: str, actor: Actor, assignee: str, version: int | None,
              now: datetime, reason: str = "") -> Case:
     """Set the case's assignee to the reviewer named ``assignee``; the caller commits."""
-    case = get_case(db_session=db_session, case_no=case_no, for_update=True)
+    case = visible_case(db_session=db_session, actor=actor, case_no=case_no, for_update=True)
     if actor.role != "supervisor" or actor.zone_id != case.handling_zone_id:
         raise Forbidden(f"only a supervisor of the handling zone may reassign case {case_no}")
     if case.state not in REASSIGNABLE_STATES:

@@ -37,6 +37,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from states.sla.clock import Clock
+from states.transition.rules import party_clause
 from storage.audit.models import AuditEvent
 from storage.case.models import Case
 from storage.catalog.models import Item
@@ -52,16 +53,13 @@ TOP_REASONS = 3
 
 
 def _party(zone_id: int | None, side: str | None = None) -> ColumnElement[bool]:
-    """Cases the zone is party to, on one side or either; every case for ``zone_id=None``."""
+    """Cases the zone is party to (``rules.party_clause``), on one side or either; every case for
+    ``zone_id=None`` (the alliance-wide evaluation)."""
     if zone_id is None:
         return true()
-    if side == "receiving":
-        return Case.receiving_zone_id == zone_id
-    if side == "handling":
-        return Case.handling_zone_id == zone_id
-    if side is not None:
+    if side not in (None, "receiving", "handling"):
         raise ValueError(f"side must be 'receiving', 'handling' or None, not {side!r}")
-    return or_(Case.receiving_zone_id == zone_id, Case.handling_zone_id == zone_id)
+    return party_clause(zone_id, side)  # the one rule: the handling zone only once forwarded
 
 
 def _dialect(db_session: Session) -> str:
@@ -464,7 +462,8 @@ def alert_log(*, db_session: Session, zone_id: int, limit: int = 50) -> list[Ale
     """The zone's latest alerts, newest first, each with its deliveries counted by status in SQL."""
     alerts = db_session.execute(
         select(Alert.id, Alert.raised_at, Alert.case_no, Alert.step, Alert.level, Alert.side, Alert.due_at)
-        .where(Alert.zone_id == zone_id).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)).all()
+        .join(Case, Alert.case_id == Case.id).where(Alert.zone_id == zone_id, party_clause(zone_id))
+        .order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)).all()
     ids = [a.id for a in alerts]
     status: dict[int, dict[str, int]] = defaultdict(dict)
     errors: dict[int, str] = {}

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from states.transition.errors import Forbidden
-from states.transition.rules import Actor
+from states.transition.rules import Actor, party_clause
 from storage.case.models import Case
 from storage.catalog.models import Item
 from storage.sla.models import LEVELS, Alert, Delivery
@@ -42,7 +42,7 @@ def list_alerts(*, db_session: Session, actor: Actor, level: str | None = None, 
         raise Forbidden(f"unknown level {level!r}")  # pragma: no cover - the route validates it
     stmt = (select(Alert, Item.code, Item.name).join(Case, Alert.case_id == Case.id)
             .join(Item, Case.item_id == Item.id).where(Alert.zone_id == actor.zone_id)
-            .order_by(Alert.id.desc()).limit(limit))
+            .where(party_clause(actor.zone_id)).order_by(Alert.id.desc()).limit(limit))
     if level:
         stmt = stmt.where(Alert.level == level)
     if case_no:

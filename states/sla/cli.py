@@ -7,16 +7,15 @@ from typing import Annotated
 
 import typer
 
-from storage.config import Settings
-
 sla_app = typer.Typer(name="sla", help="Deadlines and alerts (时限预警): sweep once, daily digest.",
                       no_args_is_help=True)
 
 
 def _runtime():  # type: ignore[no-untyped-def]
     from states.runtime import Runtime
+    from web.cli import load_settings
 
-    return Runtime(Settings())
+    return Runtime(load_settings())
 
 
 def _fail(message: str) -> typer.Exit:

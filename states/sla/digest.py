@@ -15,6 +15,7 @@ from notifications.routes import Routes, load_routes
 from notifications.templates import render_digest
 from states.runtime import Runtime
 from states.sla.sweep import Recipients
+from states.transition.rules import party_clause
 from storage.case.models import Case
 from storage.db import transaction
 from storage.sla.models import LEVELS, OVERALL, Alert, CaseDeadline, Delivery
@@ -40,15 +41,13 @@ def build_digest(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> 
         return int(db_session.scalar(stmt) or 0)  # type: ignore[call-overload]
 
     open_cases = select(func.count()).select_from(Case).where(Case.closed.is_(False))
-    receiving = count(open_cases.where(Case.receiving_zone_id == zone.id))
-    handling = count(open_cases.where(Case.handling_zone_id == zone.id))
-    steps_overdue = count(open_cases.where(
-        (Case.receiving_zone_id == zone.id) | (Case.handling_zone_id == zone.id), Case.step_due_at < now))
+    receiving = count(open_cases.where(party_clause(zone.id, "receiving")))
+    handling = count(open_cases.where(party_clause(zone.id, "handling")))  # only what was forwarded to it
+    steps_overdue = count(open_cases.where(party_clause(zone.id), Case.step_due_at < now))
     overall_overdue = count(
         select(func.count()).select_from(CaseDeadline).join(Case, CaseDeadline.case_id == Case.id)
         .where(CaseDeadline.step == OVERALL, CaseDeadline.active.is_(True), CaseDeadline.due_at < now,
-               Case.paused_since.is_(None),
-               (Case.receiving_zone_id == zone.id) | (Case.handling_zone_id == zone.id)))
+               Case.paused_since.is_(None), party_clause(zone.id)))
     since = now - timedelta(days=1)
     by_level = dict(db_session.execute(
         select(Alert.level, func.count()).where(Alert.zone_id == zone.id, Alert.raised_at >= since)

@@ -26,6 +26,7 @@ from states.calendar import UnknownYearError
 from states.lifecycle import STATE_LABELS
 from states.runtime import Runtime
 from states.sla.clock import Clock
+from states.transition.rules import zone_is_party
 from storage.case.models import Case
 from storage.db import transaction
 from storage.sla.models import Alert, CaseDeadline
@@ -159,8 +160,12 @@ def _unknown_year(report: SweepReport, case: Case, d: CaseDeadline, exc: Unknown
 
 
 def _sides(case: Case) -> list[tuple[Zone, str]]:
+    """The zones an alert goes to: the case's parties (``rules.zone_is_party``) — the handling zone
+    only once the case has been forwarded to it; before that it must not learn of the case at all."""
     if case.receiving_zone_id == case.handling_zone_id:
         return [(case.receiving_zone, "both")]
+    if not zone_is_party(case.handling_zone_id, case):
+        return [(case.receiving_zone, "receiving")]
     return [(case.receiving_zone, "receiving"), (case.handling_zone, "handling")]
 
 

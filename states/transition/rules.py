@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
 from storage.case.models import Case
 
 
@@ -54,9 +56,51 @@ EVENT_RULES: dict[str, Rule] = {
 }
 
 
+# --- who is party to a case (DESIGN §5.5): THE rule, in Python and as SQL, side by side -------------
+#
+# The receiving zone is party from the receipt on. The handling zone becomes party when the case is
+# forwarded to it (``Case.forwarded_at``, set by the first ``forward`` and never cleared): before that
+# — received, awaiting supplement, rejected or withdrawn at the counter — it sees nothing of the case.
+# Once forwarded it stays party, also after a return (→ awaiting_supplement) and a withdrawal: it has
+# seen the packet, and it is waiting for the case to come back. Everything that shows, lists, counts,
+# exports or alerts about a case goes through these functions, so the rule is written once.
+
+
+def zone_is_party(zone_id: int | None, case: Case) -> bool:
+    if zone_id is None:
+        return False
+    if zone_id == case.receiving_zone_id:
+        return True
+    return zone_id == case.handling_zone_id and case.forwarded_at is not None
+
+
 def is_party(actor: Actor, case: Case) -> bool:
-    """May this actor see the case at all? System yes; people only of the two zones."""
-    return actor.is_system or actor.zone_id in (case.receiving_zone_id, case.handling_zone_id)
+    """May this actor see the case at all? System yes; people of the receiving zone, and of the
+    handling zone once the case has been forwarded to it."""
+    return actor.is_system or zone_is_party(actor.zone_id, case)
+
+
+def handling_party_clause(zone_id: int | None) -> ColumnElement[bool]:
+    """SQL: cases this zone handles AND that were forwarded to it."""
+    return and_(Case.handling_zone_id == zone_id, Case.forwarded_at.is_not(None))
+
+
+def party_clause(zone_id: int | None, side: str | None = None) -> ColumnElement[bool]:
+    """SQL form of :func:`zone_is_party`, on one side (``receiving``/``handling``) or either."""
+    if zone_id is None:
+        return false()
+    if side == "receiving":
+        return Case.receiving_zone_id == zone_id
+    if side == "handling":
+        return handling_party_clause(zone_id)
+    return or_(Case.receiving_zone_id == zone_id, handling_party_clause(zone_id))
+
+
+def visible_clause(actor: Actor, side: str | None = None) -> ColumnElement[bool]:
+    """SQL form of :func:`is_party`: every case for the system, otherwise :func:`party_clause`."""
+    if actor.is_system and side is None:
+        return true()
+    return party_clause(actor.zone_id, side)
 
 
 def may_send(actor: Actor, case: Case, event: str) -> bool:

@@ -47,6 +47,18 @@ def get_case(*, db_session: Session, case_no: str, for_update: bool = False) -> 
     return case
 
 
+def visible_case(*, db_session: Session, actor: Actor, case_no: str, for_update: bool = False) -> Case:
+    """The case if the actor is party to it (``rules.is_party``); otherwise it does not exist.
+
+    Every interface (API, UI, attachments, shipments) reads a case through here: a case number of a
+    case one is not (yet) party to answers exactly like an unknown one, so it leaks nothing.
+    """
+    case = get_case(db_session=db_session, case_no=case_no, for_update=for_update)
+    if not is_party(actor, case):
+        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+    return case
+
+
 def events_for(actor: Actor, case: Case) -> list[str]:
     """What this actor may send now: allowed by the state AND by role and zone."""
     return [e for e in allowed_events(case.state) if may_send(actor, case, e)]
@@ -54,9 +66,7 @@ def events_for(actor: Actor, case: Case) -> list[str]:
 
 def apply_event(*, db_session: Session, case_no: str, actor: Actor, event: str, version: int | None,
                 payload: dict[str, Any], now: datetime, clock: Clock) -> Case:
-    case = get_case(db_session=db_session, case_no=case_no, for_update=True)
-    if not is_party(actor, case):
-        raise Forbidden(f"{actor.username} ({actor.role}) is not party to case {case_no}")
+    case = visible_case(db_session=db_session, actor=actor, case_no=case_no, for_update=True)
     if event not in LIFECYCLE_EVENTS:
         raise EventNotAllowed(
             f"unknown event '{event}'; in state '{case.state}' you may send: "
@@ -191,6 +201,14 @@ def _record_shipment(case: Case, fields: dict[str, Any], direction: str, now: da
     return {"carrier": carrier, "tracking_no": tracking}
 
 
+def _forward(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
+             now: datetime) -> dict[str, Any]:
+    """From now on the handling zone is party to the case (``rules.is_party``)."""
+    if case.forwarded_at is None:
+        case.forwarded_at = now
+    return _no_effect(db_session, case, actor, payload, now)
+
+
 def _claim(db_session: Session, case: Case, actor: Actor, payload: dict[str, Any],
            now: datetime) -> dict[str, Any]:
     case.assignee_id = actor.user_id
@@ -282,6 +300,7 @@ _EFFECTS: dict[str, Effect] = {
     "supplement": _supplement,
     "reject": _with_reason,
     "precheck_pass": _precheck_pass,
+    "forward": _forward,
     "return": _with_reason,
     "reopen_for_supplement": _no_effect,
     "claim": _claim,

@@ -33,3 +33,16 @@ class User(Base):
     locked_until: Mapped[datetime | None]
 
     zone: Mapped[Zone] = relationship(lazy="joined")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins for names that are no account, counted like an account's own: an unknown name
+    gets the same "locked" answer after as many tries, so the answer does not tell whether it exists."""
+
+    __tablename__ = "login_throttle"
+
+    #: SHA-256 of the name tried (any length, stored in a fixed size).
+    name_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)

@@ -78,7 +78,7 @@ def distributed(prefect_server: PrefectServer, pg_server_url: str, s3_server: st
         workdir.mkdir()
         log = stack.enter_context(run_worker(prefect_server, POOL, workdir, {
             "TONGBAN_DATABASE_URL": db_url, "TONGBAN_STORAGE_URL": storage, "TONGBAN_HOME": str(workdir),
-            "TONGBAN_MODE": "distributed"}))
+            "TONGBAN_MODE": "distributed", "TONGBAN_SECRET_KEY": tb.runtime.settings.secret_key}))
         stack.callback(proxy.stop)
         from prefect.deployments import run_deployment
         from prefect.settings import PREFECT_API_URL, temporary_settings

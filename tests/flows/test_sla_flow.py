@@ -11,7 +11,7 @@ import pytest
 from flows import runtime as flow_runtime
 from flows.sla import SlaSweeper, sla_digest, sla_sweep
 from tests.app_harness import Tongban
-from tests.sla_support import Webhook, alerts, received, tb_per_module, write_routes
+from tests.sla_support import Webhook, alerts, forwarded, received, tb_per_module, write_routes
 
 tb_fixture = tb_per_module()
 
@@ -29,7 +29,8 @@ def hook(tb: Tongban, tmp_path: Path) -> Iterator[Webhook]:
 
 
 def test_the_sweep_flow_raises_what_is_due(tb: Tongban, prefect_harness: None, hook: Webhook) -> None:
-    case_no = received(tb, "2026-11-24 10:00")
+    case_no = received(tb, "2026-11-24 09:00")
+    forwarded(tb, case_no, "2026-11-24 10:00")  # both zones party: the acceptance step warns both
     flow_runtime.use(tb.runtime)
     tb.clock.now = tb.clock.now.replace(hour=9, minute=31)  # 17:31 in Beijing
     report = sla_sweep()

@@ -18,6 +18,7 @@ from tests.sla_support import (
     Mailbox,
     Webhook,
     deliveries,
+    forwarded,
     local,
     received,
     sweep,
@@ -70,19 +71,32 @@ def mentioning(posts: list[dict[str, Any]], case_no: str) -> list[dict[str, Any]
     return [p for p in posts if case_no in p.get("message", "")]
 
 
+def test_a_warning_before_forward_reaches_only_the_receiving_zone(tb: Tongban, routes: dict[str, Any],
+                                                                   hook: Webhook, mailbox: Mailbox) -> None:
+    """Before the forward the handling zone is not party (docs/security.md): it hears nothing of the case."""
+    case_no = received(tb, "2026-11-23 10:00", applicant=PERSON)
+    sweep(tb, "2026-11-23 17:31")  # one working day before the pre-check deadline (Tue 24 Nov 17:30)
+    (bj,) = mentioning(hook.received("/bj-window"), case_no)
+    assert "临期预警" in bj["title"] and "预审" in bj["message"]
+    assert mentioning(hook.received("/tj-office"), case_no) == []
+    assert not [m for m in mailbox.to("tj_supervisor@example.test") if case_no in str(m["Subject"])]
+    assert len([m for m in mailbox.to("bj_supervisor@example.test") if case_no in str(m["Subject"])]) == 1
+
+
 def test_a_warning_reaches_both_zones_by_webhook_and_email_masked(tb: Tongban, routes: dict[str, Any],
                                                                    hook: Webhook, mailbox: Mailbox) -> None:
-    case_no = received(tb, "2026-11-24 10:00", applicant=PERSON)
-    sweep(tb, "2026-11-24 17:31")  # one working day before the pre-check deadline (Wed 25 Nov 17:30)
+    case_no = received(tb, "2026-11-24 09:00", applicant=PERSON)
+    forwarded(tb, case_no, "2026-11-24 10:00")  # both zones are party from here on
+    sweep(tb, "2026-11-24 17:31")  # one working day before the acceptance deadline (Wed 25 Nov 17:30)
 
     (bj,) = mentioning(hook.received("/bj-window"), case_no)  # Beijing window: its clerk channel, Chinese
     assert "临期预警" in bj["title"] and case_no in bj["title"]
-    for expected in ("企业档案查询", "预审", "2026-11-25 17:30", f"{tb.runtime.settings.base_url}/ui/cases/{case_no}",
+    for expected in ("企业档案查询", "受理", "2026-11-25 17:30", f"{tb.runtime.settings.base_url}/ui/cases/{case_no}",
                      "收件地"):
         assert expected in bj["message"]
     (tj,) = mentioning(hook.received("/tj-office"), case_no)  # Tianjin office: English, as its route asks
     assert "deadline approaching" in tj["title"]
-    assert "pre-check" in tj["message"] and "handling zone" in tj["message"]
+    assert "acceptance" in tj["message"] and "handling zone" in tj["message"]
 
     # Supervisors by e-mail: Beijing's named in the route, Tianjin's as "every supervisor of the zone".
     for address in ("bj_supervisor@example.test", "tj_supervisor@example.test"):
@@ -148,13 +162,14 @@ def test_a_failing_receiver_is_retried_with_backoff_then_shown_to_supervisors(
 
 
 def test_the_alert_list_shows_each_zone_its_own_side(tb: Tongban, routes: dict[str, Any]) -> None:
-    case_no = received(tb, "2026-11-24 12:00")
-    sweep(tb, "2026-11-25 17:31")  # pre-check warned and overdue
+    case_no = received(tb, "2026-11-24 11:00")
+    forwarded(tb, case_no, "2026-11-24 12:00")
+    sweep(tb, "2026-11-25 17:31")  # acceptance warned and overdue
     bj = tb.client.get("/api/v1/alerts", params={"case_no": case_no}, headers=tb.h("bj_clerk")).json()
     tj = tb.client.get("/api/v1/alerts", params={"case_no": case_no}, headers=tb.h("tj_reviewer")).json()
     assert sorted(a["level"] for a in bj) == sorted(a["level"] for a in tj) == ["overdue", "warning"]
     assert {a["side"] for a in bj} == {"receiving"} and {a["side"] for a in tj} == {"handling"}
-    assert bj[0]["step_label"] == "预审" and bj[0]["item_name"] == "企业档案查询"
+    assert bj[0]["step_label"] == "受理" and bj[0]["item_name"] == "企业档案查询"
     assert all(a["deliveries"].get("sent", 0) >= 1 for a in bj + tj)
     assert {a["id"] for a in bj}.isdisjoint({a["id"] for a in tj})
     only = tb.client.get("/api/v1/alerts", params={"case_no": case_no, "level": "overdue"},

@@ -210,7 +210,9 @@ def test_counts_by_state_as_receiving_and_as_handling_side(story: Story) -> None
     assert bj.receiving == beijing_window
     assert bj.handling == {"accepted": 1}
     assert tj.receiving == {"accepted": 1}
-    assert tj.handling == beijing_window
+    # Tianjin handles all of Beijing's cases, but is party only to those forwarded to it (DESIGN §5.5):
+    # not E and F (received), nor H (rejected at the counter); D was forwarded and returned, so it is.
+    assert tj.handling == {"closed": 1, "approved": 1, "mailed": 1, "awaiting_supplement": 1}
 
 
 def test_on_time_rate_counts_decided_and_overdue_cases_only(story: Story) -> None:
@@ -233,7 +235,7 @@ def test_overdue_and_at_risk_lists(story: Story) -> None:
         risk = reports.at_risk_cases(db_session=s, zone_id=story.bj, now=NOW, clock=story.runtime.clock)
         tj_overdue = reports.overdue_cases(db_session=s, zone_id=story.tj, now=NOW)
     assert [x.case_no for x in overdue] == [c["E"]]  # its pre-check was due Wed 11-25 17:30
-    assert [x.case_no for x in tj_overdue] == [c["E"]]  # the handling side sees it too
+    assert [x.case_no for x in tj_overdue] == []  # E was never forwarded: the handling side knows nothing of it
     # B's mail-back is due today 17:30, F's pre-check tomorrow 17:30 (the close of the next working day).
     assert [x.case_no for x in risk] == [c["B"], c["F"]]
 
@@ -380,8 +382,10 @@ def test_alert_log_shows_each_alert_with_its_delivery_status(story: Story) -> No
         bj = reports.alert_log(db_session=s, zone_id=story.bj)
         tj = reports.alert_log(db_session=s, zone_id=story.tj)
     e = story.cases["E"]
-    # E's pre-check was due Wed 11-25: Beijing (receiving) and Tianjin (handling) each hear it is overdue.
+    # E's pre-check was due Wed 11-25: Beijing (receiving) hears it is overdue; Tianjin (handling) does
+    # not, as E was never forwarded to it (DESIGN §5.5) — but it hears of B's mail-back, its own step.
     assert ("precheck", "overdue", "receiving") in {(a.step, a.level, a.side) for a in bj if a.case_no == e}
-    assert ("precheck", "overdue", "handling") in {(a.step, a.level, a.side) for a in tj if a.case_no == e}
+    assert not [a for a in tj if a.case_no == e]
+    assert tj and {a.side for a in tj} == {"handling"}
     assert all(a.deliveries == {"pending": 1} for a in bj)  # one supervisor per zone, nothing sent yet
     assert [a.raised_at for a in bj] == sorted((a.raised_at for a in bj), reverse=True)

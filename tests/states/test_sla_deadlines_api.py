@@ -30,12 +30,14 @@ def test_a_case_received_in_the_demo_shows_its_deadlines(tb: Tongban) -> None:
     assert at(case["step_due_at"]) == local("2026-11-25 17:30")
     assert (case["time_used_workdays"], case["time_left_workdays"]) == (0, 3)
     assert case["pauses"] == []
-    # Both sides see the same deadline.
-    assert view(tb, case_no, "tj_reviewer")["due_at"] == case["due_at"]
+    # The handling side sees nothing before the forward (DESIGN §5.5), then the same deadline.
+    assert tb.client.get(f"/api/v1/cases/{case_no}", headers=tb.h("tj_reviewer")).status_code == 404
 
     tb.clock.now = local("2026-11-26 09:00")  # Thursday morning: Wed and Thu counted
     case = view(tb, case_no)
     assert (case["time_used_workdays"], case["time_left_workdays"]) == (2, 1)
+    forwarded(tb, case_no, at="2026-11-26 09:00")
+    assert view(tb, case_no, "tj_reviewer")["due_at"] == view(tb, case_no)["due_at"] == case["due_at"]
 
 
 def test_a_deadline_across_national_day_counts_the_adjusted_saturday(tb: Tongban) -> None:

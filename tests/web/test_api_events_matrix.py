@@ -8,6 +8,8 @@ TJ-TEDA, the handling side), every event is sent:
 - the user may not send it (role or zone) → 403;
 - the user may, but the state does not allow it → 409 naming the state and the events this user
   may send now;
+- a user of the handling zone (TJ-TEDA) on a case not yet forwarded to it → 404 for the case and
+  every event, as for a case that does not exist (DESIGN §5.5: it is not party yet);
 - both → it succeeds and the case is in the next state (each allowed event once per state, by one
   of the users allowed to send it; the case it leaves behind is reused for the next state's probes).
 
@@ -101,9 +103,26 @@ def plan(states: tuple[str, ...], succeed: bool) -> dict[str, int]:
     return {s: n for s, n in build.items() if n}
 
 
+def forwarded(tb: Tongban, case_no: str) -> bool:
+    """Has the case been forwarded to the handling zone (ever, also if it came back since)?"""
+    return any(e["event"] == "forward" for e in tb.client.get(f"/api/v1/cases/{case_no}/audit",
+                                                              headers=tb.h("bj_clerk")).json())
+
+
 def probe(tb: Tongban, case_no: str, state: str, user: str, events: tuple[str, ...]) -> list[str]:
     """Every refusal this user should get on this case; returns the mismatches (empty = all as expected)."""
     wrong = []
+    if user.startswith("tj_") and not forwarded(tb, case_no):  # not party yet: the case does not exist
+        version = case(tb, case_no)["version"]
+        got = tb.client.get(f"/api/v1/cases/{case_no}", headers=tb.h(user))
+        if got.status_code != 404:
+            wrong.append(f"{state} GET as {user} before forward: {got.status_code}, expected 404")
+        for event in events:
+            r = tb.client.post(f"/api/v1/cases/{case_no}/events", headers=tb.h(user),
+                               json={"event": event, "version": version, **payload_for_refusal(event)})
+            if r.status_code != 404 or r.json().get("error") != "not_found":
+                wrong.append(f"{state} {event} as {user} before forward: {r.status_code} {r.text}, expected 404")
+        return wrong
     c = tb.client.get(f"/api/v1/cases/{case_no}", headers=tb.h(user)).json()
     if sorted(c["allowed_events"]) != may_now(user, state):
         wrong.append(f"{state} GET as {user}: allowed_events {c['allowed_events']}, expected {may_now(user, state)}")
@@ -173,11 +192,14 @@ def test_unknown_event_names_the_state_and_what_may_be_sent(tb: Tongban) -> None
 
 
 def test_the_forward_step_is_the_systems_not_a_users(tb: Tongban) -> None:
-    """Nobody may forward by hand: the packet must be built and verified first (403 for every user)."""
+    """Nobody may forward by hand: the packet must be built and verified first (403 for every user of
+    the receiving zone; the handling zone is not party before the forward, so 404 for its users)."""
     case_no = cases_in(tb, {"prechecked": 1})["prechecked"][0]
+    version = case(tb, case_no)["version"]
     for user in USERS:
-        r = tb.event(user, case_no, "forward")
-        assert r.status_code == 403 and r.json()["error"] == "forbidden", (user, r.text)
+        r = tb.event(user, case_no, "forward", version)
+        want = (403, "forbidden") if user.startswith("bj_") else (404, "not_found")
+        assert (r.status_code, r.json()["error"]) == want, (user, r.text)
     c = case(tb, case_no)
     assert c["state"] == "prechecked" and not any(f["purpose"] == "packet" for f in c["files"])
     # (the flow doing it: test_api_lifecycle's happy path, and every forwarded case built in drive.cases_in)

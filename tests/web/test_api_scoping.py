@@ -69,12 +69,12 @@ def test_a_third_zone_cannot_see_or_touch_the_case(tb: Tongban) -> None:
             assert r.json()["error"] == other.json()["error"] == "not_found", (path, r.text)
             assert r.json()["message"].replace(case_no, "N") == other.json()["message"].replace(never_issued, "N")
     assert ok(tb.client.get(f"/api/v1/cases/{case_no}/audit", headers=tb.h("bj_clerk"))) == rows_before
-    assert case(tb, case_no, "tj_reviewer")["state"] == "awaiting_supplement"
+    assert case(tb, case_no, "bj_clerk")["state"] == "awaiting_supplement"
 
 
 def test_lists_and_queues_show_only_the_zones_own_cases(tb: Tongban) -> None:
     outsiders = third_zone_users(tb)
-    case_no = cases_in(tb, {"received": 1})["received"][0]
+    case_no = cases_in(tb, {"forwarded": 1})["forwarded"][0]  # forwarded: both zones are party
 
     def listed(user: str, **params: Any) -> bool:
         page = ok(tb.client.get("/api/v1/cases", headers=tb.h(user), params={"q": case_no, **params}))
@@ -89,10 +89,10 @@ def test_lists_and_queues_show_only_the_zones_own_cases(tb: Tongban) -> None:
     assert listed("bj_clerk", side="receiving") and not listed("tj_clerk", side="receiving")
     assert listed("tj_reviewer", side="handling") and not listed("bj_reviewer", side="handling")
     for user in outsiders:
-        assert not listed(user) and not listed(user, state="received") and not queued(user), user
+        assert not listed(user) and not listed(user, state="forwarded") and not queued(user), user
         everything = ok(tb.client.get("/api/v1/cases", headers=tb.h(user), params={"per_page": 500}))
         assert all(THIRD in (c["receiving_zone"], c["handling_zone"]) for c in everything["items"])
-    assert queued("bj_clerk")
+    assert queued("tj_reviewer")  # the handling zone's work now (before forward: tests/security)
 
 
 @pytest.mark.parametrize("token", [None, "tb_not-a-real-token"])

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from states.calendar import UnknownYearError
 from states.transition.errors import TransitionError
@@ -17,7 +18,37 @@ from storage.pdf.errors import MaterialError
 log = logging.getLogger("tongban.api")
 
 
+#: ``error`` codes of plain HTTP refusals (routing, authentication, the body's framing).
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """401 without a token, 404 for an unknown path, 405, a multipart body that cannot be parsed …:
+    the same ``{"error", "message"}`` shape as every other refusal (not FastAPI's ``{"detail"}``)."""
+    message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no such path: {request.url.path}"
+    return JSONResponse({"error": HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}"), "message": message},
+                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+
+    @app.exception_handler(UnicodeDecodeError)
+    async def _encoding(request: Request, exc: UnicodeDecodeError) -> JSONResponse:
+        return JSONResponse({"error": "invalid_encoding",
+                             "message": f"the request is not valid UTF-8 (byte {exc.start}): nothing was saved"},
+                            status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "an unexpected error; nothing was kept — try again "
+                             "or call support"}, status_code=500)
+
     @app.exception_handler(TransitionError)
     async def _transition(request: Request, exc: TransitionError) -> JSONResponse:
         return JSONResponse({"error": exc.code, "message": exc.message, **exc.detail}, status_code=exc.status)

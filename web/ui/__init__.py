@@ -12,7 +12,6 @@ import pkgutil
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -79,7 +78,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_ui(request) or wants_json(request):
-            return await http_exception_handler(request, exc)
+            return await _delegate(StarletteHTTPException, request, exc)  # the API's JSON shape
         key = {404: "error.404", 403: "error.403"}.get(exc.status_code, "error.title")
         return error_page(request, exc.status_code, translate(lang_of(request), key))
 

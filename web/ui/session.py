@@ -1,8 +1,13 @@
 """Browser sessions: a signed cookie (itsdangerous), the logged-in actor, and CSRF protection.
 
-The cookie holds only the user id, a per-session CSRF token and one-shot flash messages, signed
-with ``Settings.secret_key``; the user row is re-read on every request, so a deactivated user or a
-changed role takes effect at once. The middleware sets ``request.state.actor`` (the same
+The cookie holds only a random session id, a per-session CSRF token and one-shot flash messages,
+signed with ``Settings.secret_key``. The session itself lives in the database
+(``storage.session``): it is looked up with its user on every request, so logout, a password
+change, a deactivation or an admin's "sign out everywhere" end it at once — a copy of the cookie
+taken before is worth nothing — and counter (clerk) sessions end after ``session_idle_minutes``
+without a request. A cookie signed with the right key but naming no live session is no login.
+
+The middleware sets ``request.state.actor`` (the same
 :class:`~states.transition.rules.Actor` a bearer token yields), so ``web.auth.current_actor`` works
 for the API when the browser calls it.
 
@@ -18,6 +23,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -29,12 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from states.runtime import Runtime
 from states.transition.rules import Actor
 from storage.db import transaction
-from storage.user.models import User
+from storage.session import service as sessions
+from web.ui import i18n, security_text  # noqa: F401 - security_text registers the session strings
 
 COOKIE = "tongban_session"
 LANG_COOKIE = "lang"
-#: A signed session older than this is ignored (the user signs in again).
-MAX_AGE_SECONDS = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "x-csrf-token"
 
@@ -61,13 +66,19 @@ class Session(dict[str, Any]):
     def csrf(self) -> str:
         return str(self.get("csrf", ""))
 
-    def rotate(self, user_id: int | None) -> None:
+    @property
+    def sid(self) -> str | None:
+        """The server-side session's id (``storage.session``), when signed in."""
+        value = self.get("sid")
+        return value if isinstance(value, str) and value else None
+
+    def rotate(self, sid: str | None) -> None:
         """A new session at sign-in and sign-out: a fresh CSRF token, no fixation."""
         lang = self.get("lang")
         self.clear()
         self["csrf"] = secrets.token_urlsafe(24)
-        if user_id is not None:
-            self["uid"] = user_id
+        if sid is not None:
+            self["sid"] = sid
         if lang:
             self["lang"] = lang
 
@@ -107,12 +118,15 @@ class SessionMiddleware:
         self.app = app
         self.runtime = runtime
         self.serializer = URLSafeTimedSerializer(runtime.settings.secret_key, salt="tongban.session")
+        self.max_age = timedelta(hours=runtime.settings.session_max_hours)
+        minutes = runtime.settings.session_idle_minutes
+        self.idle = timedelta(minutes=minutes) if minutes > 0 else None
 
     def _load(self, raw: str | None) -> Session:
         session = Session()
         if raw:
             try:
-                data = self.serializer.loads(raw, max_age=MAX_AGE_SECONDS)
+                data = self.serializer.loads(raw, max_age=int(self.max_age.total_seconds()))
                 if isinstance(data, dict):
                     dict.update(session, data)
             except BadSignature:
@@ -121,11 +135,12 @@ class SessionMiddleware:
             session["csrf"] = secrets.token_urlsafe(24)
         return session
 
-    def _user(self, user_id: int, with_alerts: bool = False) -> tuple[UiUser | None, int]:
-        """The signed-in user, and for a page the count of alerts on their own cases (top bar)."""
-        with transaction(self.runtime.session_factory) as s:
-            user = s.get(User, user_id)
-            if user is None or not user.active:
+    def _user(self, sid: str, with_alerts: bool = False) -> tuple[UiUser | None, int]:
+        """The signed-in user of a live session, and for a page the count of alerts on their own cases."""
+        with transaction(self.runtime.session_factory) as s:  # commits last_seen_at / an ended session
+            user = sessions.find_user(db_session=s, token=sid, now=self.runtime.now(), max_age=self.max_age,
+                                      idle=self.idle)
+            if user is None:
                 return None, 0
             ui_user = UiUser(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
                              zone_id=user.zone_id, zone_code=user.zone.code, zone_name=user.zone.name)
@@ -148,12 +163,14 @@ class SessionMiddleware:
         state = scope.setdefault("state", {})
         state["session"] = session
         bearer = conn.headers.get("authorization", "").lower().startswith("bearer ")
-        uid = session.get("uid")
-        if isinstance(uid, int) and not bearer:
+        sid = session.sid
+        if sid is not None and not bearer:
             page = path.startswith("/ui/") and scope["method"] == "GET"
-            user, alert_count = await run_in_threadpool(self._user, uid, page)
-            if user is None:
+            user, alert_count = await run_in_threadpool(self._user, sid, page)
+            if user is None:  # ended (logout elsewhere, idle, admin) or never was: signed out
                 session.rotate(None)
+                session.flash("info", i18n.translate(i18n.normalize_lang(conn.cookies.get(LANG_COOKIE)),
+                                                       "session.ended"))
             else:
                 state["user"] = user
                 state["alert_count"] = alert_count

@@ -62,7 +62,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     home = tmp_path_factory.mktemp("tongban-ui")
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'tongban.db'}",
                         storage_url=f"file://{home / 'objects'}", mode="embedded",
-                        secret_key="browser-tests", demo=True, _env_file=None)  # type: ignore[call-arg]
+                        demo=True, _env_file=None)  # type: ignore[call-arg]
     clock = FakeClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))  # Tue 10:00 in Shanghai
     runtime = Runtime(settings, now_fn=clock)
     upgrade(settings.resolved_database_url())

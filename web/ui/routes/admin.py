@@ -24,10 +24,11 @@ from states.transition.errors import Forbidden
 from storage.catalog import service as catalog
 from storage.catalog.models import DEFAULT_STEP_TARGETS, Item, ItemMaterial
 from storage.db import transaction
+from storage.session import service as sessions
 from storage.user import service as users
 from storage.user.models import ROLES, User
 from storage.zone.models import Zone
-from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
+from web.ui import security_text, supervision_text  # noqa: F401 - registers the pages' strings
 from web.ui.deps import FormDep, UserDep, require_role
 from web.ui.i18n import translate
 from web.ui.render import lang_of, render, runtime_of, session_of
@@ -84,6 +85,9 @@ def add_user(request: Request, user: UserDep, form: FormDep) -> Response:
     runtime = runtime_of(request)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    if not users.USERNAME_RE.fullmatch(username):  # the form's own rule, also when the form is bypassed
+        _flash(request, "error", "adm.username_invalid")
+        return _back("/ui/admin")
     if len(password) < MIN_PASSWORD:
         _flash(request, "error", "adm.password_short")
         return _back("/ui/admin")
@@ -110,6 +114,7 @@ def reset_password(request: Request, user_id: int, user: UserDep, form: FormDep)
         target = _own_user(s, user, user_id)
         users.set_password(user=target, password=password)
         target.failed_logins, target.locked_until = 0, None
+        sessions.end_all(db_session=s, user_id=target.id, now=runtime_of(request).now(), reason="password")
         name = target.username
     _flash(request, "ok", "adm.password_reset", username=name)
     return _back("/ui/admin")
@@ -125,8 +130,23 @@ def set_active(request: Request, user_id: int, user: UserDep, form: FormDep) -> 
     with transaction(runtime_of(request).session_factory) as s:
         target = _own_user(s, user, user_id)
         target.active = active
+        if not active:
+            sessions.end_all(db_session=s, user_id=target.id, now=runtime_of(request).now(), reason="deactivated")
         name = target.username
     _flash(request, "ok", "adm.reactivated" if active else "adm.deactivated", username=name)
+    return _back("/ui/admin")
+
+
+@router.post("/users/{user_id:int}/signout")
+def sign_out_everywhere(request: Request, user_id: int, user: UserDep, form: FormDep) -> Response:
+    """Ends every browser session of a user of the admin's zone at once (a lost or shared device)."""
+    require_role(user, "admin")
+    with transaction(runtime_of(request).session_factory) as s:
+        target = _own_user(s, user, user_id)
+        ended = sessions.end_all(db_session=s, user_id=target.id, now=runtime_of(request).now(),
+                                 reason="signout_all")
+        name = target.username
+    _flash(request, "ok", "adm.signed_out", username=name, count=ended)
     return _back("/ui/admin")
 
 

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from storage.db import transaction
+from storage.session import service as sessions
 from storage.user import service as users
 from web.ui.deps import FormDep, UserDep
 from web.ui.i18n import LANGS, translate
@@ -52,28 +53,29 @@ async def login(request: Request, form: FormDep) -> Response:
     password = str(form.get("password") or "")
     target = _local_path(str(form.get("next") or ""))
 
-    def check() -> tuple[int | None, str]:
+    def check() -> tuple[str | None, str]:
         now = runtime.now()
         with transaction(runtime.session_factory) as s:  # commits the failure count too
-            user = users.get_by_username(db_session=s, username=username)
-            if user is None:
-                return None, "login.failed"
-            if users.check_password(user=user, password=password, now=now):
-                return user.id, ""
-            locked = user.locked_until is not None and user.locked_until > now
-            return None, "login.locked" if locked else "login.failed"
+            outcome = users.authenticate(db_session=s, username=username, password=password, now=now)
+            if outcome.user is None:
+                return None, "login.locked" if outcome.locked else "login.failed"
+            return sessions.open_session(db_session=s, user_id=outcome.user.id, now=now), ""
 
-    user_id, error = await run_in_threadpool(check)
-    if user_id is None:
+    sid, error = await run_in_threadpool(check)
+    if sid is None:
         return render(request, "login.html", status_code=401, next=target, username=username,
                       error=translate(lang_of(request), error), **_demo(request))
-    session_of(request).rotate(user_id)
+    session_of(request).rotate(sid)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, form: FormDep) -> RedirectResponse:
     session = session_of(request)
+    if session.sid is not None:  # ended server-side: a copy of the cookie no longer signs anyone in
+        runtime = runtime_of(request)
+        with transaction(runtime.session_factory) as s:
+            sessions.end_session(db_session=s, token=session.sid, now=runtime.now())
     session.rotate(None)
     session.flash("info", translate(lang_of(request), "logout.done"))
     return RedirectResponse("/ui/login", status_code=303)

@@ -23,8 +23,7 @@ from states.intake.uploads import Upload
 from states.lifecycle import STATE_LABELS
 from states.queue import service as queue_service
 from states.transition import service as transitions
-from states.transition.errors import CaseNotFound, PayloadInvalid, TransitionError
-from states.transition.rules import is_party
+from states.transition.errors import PayloadInvalid, TransitionError
 from storage.audit import service as audit
 from storage.case.models import Case
 from storage.db import transaction
@@ -50,10 +49,7 @@ WITH_REASON = ("reject", "return", "withdraw", "deny")
 
 def visible_case(s: Session, user: UiUser, case_no: str) -> Case:
     """The case if the user's zone is party to it; otherwise it does not exist (404, nothing leaks)."""
-    case = transitions.get_case(db_session=s, case_no=case_no)
-    if not is_party(user.actor, case):
-        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
-    return case
+    return transitions.visible_case(db_session=s, actor=user.actor, case_no=case_no)
 
 
 def _packet_bookmarks(request: Request, key: str) -> list[tuple[str, int | None]]:
