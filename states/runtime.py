@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from states.sla.clock import Clock
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, utcnow
 from storage.objects import ObjectStore, open_store
+from storage.pdf.intake import ImageLimits, image_limits
 
 
 @dataclass
@@ -54,6 +56,19 @@ class Runtime:
                      close=time.fromisoformat(self.settings.close_of_business),
                      warning_workdays=self.settings.sla_warning_workdays,
                      escalation_workdays=self.settings.sla_escalation_workdays)
+
+    @cached_property
+    def image_limits(self) -> ImageLimits:
+        """Scan size limits and the conversion memory budget, shared by every runtime of the process."""
+        st = self.settings
+        return image_limits(st.image_max_pixels, st.image_max_decoded_bytes, st.image_memory_budget)
+
+    @cached_property
+    def spool_dir(self) -> Path:
+        """Staging area for uploads being checked and packets being built (made on first use)."""
+        path = self.settings.spool_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def now(self) -> datetime:
         return self.now_fn()  # type: ignore[operator]

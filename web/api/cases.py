@@ -65,6 +65,7 @@ async def _uploads(form: Any, *, prefix: str = "material_") -> list[Upload]:
 async def receive_case(request: Request, actor: ActorDep,
                        runtime: RuntimeDep) -> schemas.CaseOut:
     """收件: multipart with a ``case`` JSON part and the scans."""
+    intake.check_may_receive(actor)  # before the body: a caller who may not receive sends it for nothing
     form = await request.form(max_files=200)
     raw = form.get("case")
     if raw is None:
@@ -81,6 +82,7 @@ async def receive_case(request: Request, actor: ActorDep,
     case_no = await run_in_threadpool(
         intake.receive_case, session_factory=runtime.session_factory, store=runtime.store, clock=runtime.clock,
         actor=actor, form=case_form, uploads=uploads, now=runtime.now(), max_bytes=runtime.settings.max_file_bytes,
+        workdir=runtime.spool_dir, limits=runtime.image_limits,
     )
     return await run_in_threadpool(_case_out, runtime, actor, case_no)
 
@@ -141,13 +143,16 @@ def send_event(case_no: str, body: EventIn, actor: ActorDep,
 async def attach_files(case_no: str, request: Request, actor: ActorDep,
                        runtime: RuntimeDep) -> list[schemas.FileOut]:
     """补正材料 (``purpose=supplement``) or 结果文书 (``purpose=result``)."""
+    # Before the body is read: someone who may attach nothing to this case is refused at once.
+    await run_in_threadpool(intake.check_may_attach, session_factory=runtime.session_factory, actor=actor,
+                            case_no=case_no)
     form = await request.form(max_files=200)
     purpose = str(form.get("purpose") or "")
     uploads = await _uploads(form)
     ids = await run_in_threadpool(
         intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=actor,
         case_no=case_no, purpose=purpose, uploads=uploads, now=runtime.now(),
-        max_bytes=runtime.settings.max_file_bytes,
+        max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
     )
     with transaction(runtime.session_factory) as s:
         return [schemas.file_out(f) for f in (s.get(StoredFile, i) for i in ids) if f is not None]

@@ -7,10 +7,10 @@ allowed (role, zone, state, version) and the page shows only what ``events_for``
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -171,7 +171,7 @@ async def _result_document(request: Request, user: UiUser, case_no: str, form: F
         ids = await run_in_threadpool(
             intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=user.actor,
             case_no=case_no, purpose="result", uploads=uploads, now=runtime.now(),
-            max_bytes=runtime.settings.max_file_bytes,
+            max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
         )
         return ids[-1]
 
@@ -186,8 +186,16 @@ async def _result_document(request: Request, user: UiUser, case_no: str, form: F
     return found
 
 
+def may_attach(request: Request, case_no: str, user: UserDep) -> UiUser:
+    """Resolved before the form (FastAPI solves dependencies in order): who may attach nothing to this
+    case is refused before the upload is read."""
+    intake.check_may_attach(session_factory=runtime_of(request).session_factory, actor=user.actor, case_no=case_no)
+    return user
+
+
 @router.post("/cases/{case_no}/files")
-async def attach_supplement(request: Request, case_no: str, user: UserDep, form: FormDep) -> Response:
+async def attach_supplement(request: Request, case_no: str, user: Annotated[UiUser, Depends(may_attach)],
+                            form: FormDep) -> Response:
     """补正材料: the applicant brought what the notice asked for."""
     runtime = runtime_of(request)
     lang = lang_of(request)
@@ -197,7 +205,7 @@ async def attach_supplement(request: Request, case_no: str, user: UserDep, form:
         ids = await run_in_threadpool(
             intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=user.actor,
             case_no=case_no, purpose="supplement", uploads=uploads, now=runtime.now(),
-            max_bytes=runtime.settings.max_file_bytes,
+            max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
         )
     except MaterialError as exc:
         session.flash("error", exc.message_zh if lang == "zh" else exc.message)
