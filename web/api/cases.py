@@ -25,6 +25,7 @@ from storage.case.models import Case, StoredFile
 from storage.db import transaction
 from web.api import schemas
 from web.auth import ActorDep, RuntimeDep
+from web.downloads import file_headers
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -167,10 +168,7 @@ def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any) -> Str
         key, name, kind = f.object_key, f.filename, f.kind
     media = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
              "json": "application/json"}.get(kind, "application/octet-stream")
-    from urllib.parse import quote
-
-    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media,
-                             headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"})
+    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media, headers=file_headers(name))
 
 
 @router.get("/cases/{case_no}/files/{file_id}")
@@ -193,8 +191,7 @@ def receipt(case_no: str, actor: ActorDep, runtime: RuntimeDep) -> Response:
     with transaction(runtime.session_factory) as s:
         case = _visible_case(runtime, s, actor, case_no)
         pdf = documents.receipt_pdf(case, tz=runtime.settings.timezone)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="receipt-{case_no}.pdf"'})
+    return Response(pdf, media_type="application/pdf", headers=file_headers(f"receipt-{case_no}.pdf"))
 
 
 @router.get("/cases/{case_no}/notice.pdf")
@@ -207,8 +204,7 @@ def supplement_notice(case_no: str, actor: ActorDep,
         if not events:
             raise CaseNotFound(f"case {case_no} has no supplement notice", case_no=case_no)
         pdf = documents.notice_pdf(case, events[-1], tz=runtime.settings.timezone)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="notice-{case_no}.pdf"'})
+    return Response(pdf, media_type="application/pdf", headers=file_headers(f"notice-{case_no}.pdf"))
 
 
 @router.get("/cases/{case_no}/audit", response_model=list[schemas.AuditOut])
