@@ -92,7 +92,8 @@ def test_the_packet_builder_strips_every_kind_of_active_content() -> None:
     assert active_parts(packet) == []
     assert b"payload.exe" not in packet and b"cmd.exe" not in packet and b"app.alert" not in packet
     reader = PdfReader(io.BytesIO(packet))
-    assert "ordinary looking material page 1" in (reader.pages[1].extract_text() or "")  # the pages themselves are intact
+    # the pages themselves are intact
+    assert "ordinary looking material page 1" in (reader.pages[1].extract_text() or "")
 
 
 def test_a_file_stored_before_the_check_is_forwarded_without_its_active_content(tb: Tongban) -> None:

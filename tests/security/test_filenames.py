@@ -41,7 +41,8 @@ def test_a_receipt_stores_the_nfc_trimmed_name_in_the_row_and_the_key(tb: Tongba
     assert row.filename == CHECKED and unicodedata.is_normalized("NFC", row.filename)
     assert row.object_key.endswith(".pdf") and " " not in row.object_key  # the checked extension, lower-cased
     with transaction(tb.runtime.session_factory) as s:
-        event = s.scalars(select(AuditEvent).where(AuditEvent.case_id == row.case_id, AuditEvent.event == "receive")).one()
+        event = s.scalars(select(AuditEvent)
+                          .where(AuditEvent.case_id == row.case_id, AuditEvent.event == "receive")).one()
         assert [f["name"] for f in event.payload["files"]] == [CHECKED]
     download = tb.client.get(f"/api/v1/cases/{case_no}/files/{row.id}", headers=tb.h("bj_clerk"))
     assert download.status_code == 200
