@@ -29,6 +29,9 @@ from storage.pdf import build_packet, normalize_upload
 
 __all__ = ["TRANSIENT", "forward_case", "forward_plain"]
 
+#: Packet staging directories start with this (see ``flows.reconcile.remove_stale_temp_files``).
+FORWARD_SPOOL_PREFIX = "tongban-forward-"
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -109,15 +112,21 @@ def manifest(p: ForwardPlan, packet_sha256: str, packet_pages: int) -> bytes:
 
 
 def build_and_store_packet(runtime: Runtime, p: ForwardPlan) -> tuple[str, int, int, str, int]:
-    """One PDF: cover sheet, then every material bookmarked; plus manifest.json. Returns hashes and sizes."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """One PDF: cover sheet, then every material bookmarked; plus manifest.json. Returns hashes and sizes.
+
+    Staged under the spool directory (``tongban-forward-*``: the reconciler removes what a crash left).
+    Active content is not refused here but stripped by :func:`build_packet`: intake refuses it, so
+    only a file stored before that check can still carry any, and its case must still be forwarded.
+    """
+    with tempfile.TemporaryDirectory(dir=runtime.spool_dir, prefix=FORWARD_SPOOL_PREFIX) as tmp:
         parts: list[tuple[str, io.BufferedReader | Path]] = []
         for f in p.files:
             src = Path(tmp) / f"src-{f.id}{Path(f.filename).suffix.lower()}"
             with src.open("wb") as out:
                 for chunk in runtime.store.iter_bytes(p.copy_key(f)):
                     out.write(chunk)
-            norm = normalize_upload(src, f.filename, workdir=Path(tmp), max_bytes=max(f.size, 1) * 2 + 1)
+            norm = normalize_upload(src, f.filename, workdir=Path(tmp), max_bytes=max(f.size, 1) * 2 + 1,
+                                    limits=runtime.image_limits, refuse_hostile=False)
             parts.append((f"{f.material_name} · {f.filename}", norm.pdf_path))
         packet_path = Path(tmp) / "packet.pdf"
         with packet_path.open("wb") as out:

@@ -18,13 +18,22 @@ Three sweeps, each safe to run twice at once and to rerun at any time:
    counts as old only after its whole day plus ``orphan_age`` has passed: conservative (a crash at
    09:00 is cleaned up after 01:00 the next day), never early, and the same with every object store.
    Only the last ``orphan_window_days`` days are listed, so the cost does not grow with the archive.
+4. **Temporary files a crash left.** Upload spool directories (``tongban-upload-*``) and packet
+   staging directories (``tongban-forward-*``) under ``<home>/spool``, the filesystem store's
+   half-written ``.tongban-tmp-*`` files and the S3 store's open multipart uploads, once nothing has
+   touched them for ``temp_max_age_seconds`` (judged by the file system's own clock: a spool being
+   written is touched all the time). Counted in the report like the orphans.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import time as wallclock
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from prefect import flow, task
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -59,11 +68,14 @@ class ReconcileReport:
     #: permanent failures a person must look at
     needs_attention: list[str] = field(default_factory=list)
     orphans_deleted: list[str] = field(default_factory=list)
+    #: temporary files and directories (and open multipart uploads) a crash left behind
+    temp_files_removed: list[str] = field(default_factory=list)
 
     def merge(self, other: ReconcileReport) -> ReconcileReport:
         self.redispatched += other.redispatched
         self.needs_attention += other.needs_attention
         self.orphans_deleted += other.orphans_deleted
+        self.temp_files_removed += other.temp_files_removed
         return self
 
 
@@ -182,15 +194,64 @@ def remove_orphans(runtime: Runtime, *, orphan_age: timedelta, window_days: int 
     return report
 
 
+# --- 4. temporary files left by a crash -------------------------------------------------------------
+
+#: What the app stages under ``<home>/spool`` (see ``states.intake.flows`` and ``flows.forward``).
+SPOOL_PREFIXES = ("tongban-upload-", "tongban-forward-")
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest modification anywhere in a file or directory tree (a spool being written is fresh)."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                try:
+                    newest = max(newest, (Path(dirpath) / name).lstat().st_mtime)
+                except FileNotFoundError:
+                    continue
+    return newest
+
+
+def remove_stale_temp_files(runtime: Runtime, *, max_age_seconds: float) -> ReconcileReport:
+    report = ReconcileReport()
+    cutoff = wallclock.time() - max_age_seconds
+    spool = runtime.settings.spool_dir()
+    if spool.is_dir():
+        for entry in sorted(spool.iterdir()):
+            if not entry.name.startswith(SPOOL_PREFIXES):
+                continue
+            try:
+                if _newest_mtime(entry) > cutoff:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except FileNotFoundError:  # its request finished and removed it meanwhile
+                continue
+            log.warning("removed stale temporary %s (left by an interrupted upload or forward)", entry)
+            report.temp_files_removed.append(f"spool/{entry.name}")
+    sweep = getattr(runtime.store, "remove_stale_temp_files", None)
+    if sweep is not None:
+        for name in sweep(older_than=max_age_seconds):
+            log.warning("removed stale temporary object-store file %s (left by an interrupted write)", name)
+            report.temp_files_removed.append(f"store/{name}")
+    return report
+
+
 # --- together ---------------------------------------------------------------------------------------
 
 def reconcile_plain(runtime: Runtime, *, stuck_after_minutes: float = 15, orphan_age_minutes: float = 60,
-                    orphan_window_days: int = 7, limit: int = 200) -> ReconcileReport:
-    """All three sweeps without Prefect (embedded mode's timer, ``tongban reconcile``)."""
+                    orphan_window_days: int = 7, limit: int = 200,
+                    temp_max_age_seconds: float | None = None) -> ReconcileReport:
+    """All four sweeps without Prefect (embedded mode's timer, ``tongban reconcile``)."""
     report = redispatch_failed(runtime, limit=limit)
     report.merge(redispatch_stuck(runtime, stuck_after=timedelta(minutes=stuck_after_minutes), limit=limit))
     report.merge(remove_orphans(runtime, orphan_age=timedelta(minutes=orphan_age_minutes),
                                 window_days=orphan_window_days))
+    age = runtime.settings.temp_max_age_seconds if temp_max_age_seconds is None else temp_max_age_seconds
+    report.merge(remove_stale_temp_files(runtime, max_age_seconds=age))
     return report
 
 
@@ -209,12 +270,21 @@ def remove_orphans_task(orphan_age_minutes: float, orphan_window_days: int) -> R
     return remove_orphans(current(), orphan_age=timedelta(minutes=orphan_age_minutes), window_days=orphan_window_days)
 
 
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def remove_stale_temp_files_task(temp_max_age_seconds: float | None) -> ReconcileReport:
+    runtime = current()
+    age = runtime.settings.temp_max_age_seconds if temp_max_age_seconds is None else temp_max_age_seconds
+    return remove_stale_temp_files(runtime, max_age_seconds=age)
+
+
 @flow(name="reconcile", log_prints=True)
 def reconcile(stuck_after_minutes: float = 15, orphan_age_minutes: float = 60, orphan_window_days: int = 7,
-              limit: int = 200) -> dict[str, list[str]]:
-    """对账: redo what outages left failed or stuck; remove uploads an interrupted receipt left behind."""
+              limit: int = 200, temp_max_age_seconds: float | None = None) -> dict[str, list[str]]:
+    """对账: redo what outages left failed or stuck; remove uploads and temporary files an interrupted
+    receipt, write or forward left behind."""
     report = redispatch_failed_task(limit)
     report.merge(redispatch_stuck_task(stuck_after_minutes, limit))
     report.merge(remove_orphans_task(orphan_age_minutes, orphan_window_days))
+    report.merge(remove_stale_temp_files_task(temp_max_age_seconds))
     return {"redispatched": report.redispatched, "needs_attention": report.needs_attention,
-            "orphans_deleted": report.orphans_deleted}
+            "orphans_deleted": report.orphans_deleted, "temp_files_removed": report.temp_files_removed}

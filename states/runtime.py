@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +22,7 @@ from storage.case import idhash
 from storage.config import Settings
 from storage.db import make_engine, make_session_factory, utcnow
 from storage.objects import ObjectStore, open_store
+from storage.pdf.intake import ImageLimits, image_limits
 
 
 @dataclass
@@ -75,6 +77,19 @@ class Runtime:
         """Count with the calendar as it now stands (after a year was published)."""
         self.__dict__.pop("calendar", None)
         self.__dict__.pop("clock", None)
+
+    @cached_property
+    def image_limits(self) -> ImageLimits:
+        """Scan size limits and the conversion memory budget, shared by every runtime of the process."""
+        st = self.settings
+        return image_limits(st.image_max_pixels, st.image_max_decoded_bytes, st.image_memory_budget)
+
+    @cached_property
+    def spool_dir(self) -> Path:
+        """Staging area for uploads being checked and packets being built (made on first use)."""
+        path = self.settings.spool_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def now(self) -> datetime:
         return self.now_fn()  # type: ignore[operator]

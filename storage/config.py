@@ -27,6 +27,19 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     #: Upload limit per file, in bytes.
     max_file_bytes: int = 200 * 1024 * 1024
+    #: Limit on a whole request body, in bytes (every file of a receipt together): 413 above it,
+    #: checked on Content-Length before reading and counted while a chunked body streams in.
+    max_request_bytes: int = 1024 * 1024 * 1024
+    #: A scan (each frame of it) may declare at most this many pixels / bytes once decoded; both are
+    #: checked from the image header, before anything is decoded. A4 at 600 dpi is 34.8 megapixels.
+    image_max_pixels: int = 32_000_000
+    image_max_decoded_bytes: int = 128 * 1024 * 1024
+    #: Memory that image-to-PDF conversions of one process may hold at once (a 32-megapixel colour
+    #: scan needs ≈ 830 MB at its peak); more conversions wait for their turn.
+    image_memory_budget: int = 1024 * 1024 * 1024
+    #: Temporary files (upload spools, half-written store files) older than this many seconds are
+    #: what a crash left; the reconciler removes them.
+    temp_max_age_seconds: float = 6 * 3600
     #: Extra calendar data (holidays / adjusted working days), e.g. for a year not yet packaged.
     calendar_override: Path | None = None
     #: Apprise notification routes (YAML/JSON file).
@@ -86,6 +99,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'tongban.db').resolve()}"
+
+    def spool_dir(self) -> Path:
+        """Where uploads and packets are staged while they are checked (under ``home``, so the
+        reconciler can find what a crash left there)."""
+        return (self.home / "spool").resolve()
 
     def resolved_storage_url(self) -> str:
         if self.storage_url:

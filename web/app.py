@@ -14,6 +14,7 @@ from states.runtime import Runtime
 from storage.config import Settings
 from web import ui
 from web.api import alerts, cases, catalog, docs, errors, shipments
+from web.limits import BodyLimit
 
 
 def _calendar_published_since_last_start(runtime: Runtime) -> None:
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(catalog.router)
     app.include_router(shipments.router)
     app.include_router(alerts.router)
+
+    # Outermost: an over-size body is refused before any other layer (or the multipart parser) reads it.
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, object]:

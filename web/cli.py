@@ -273,19 +273,26 @@ def dispatch(
 def reconcile_cmd(
     stuck_after: Annotated[float, typer.Option(help="minutes in an automated step before it counts as stuck")] = 15,
     orphan_age: Annotated[float, typer.Option(help="minutes before an unreferenced upload is removed")] = 60,
+    temp_age: Annotated[float | None, typer.Option(
+        help="seconds before a temporary file left by a crash is removed (default: TONGBAN_TEMP_MAX_AGE_SECONDS)")
+    ] = None,
 ) -> None:
     """对账 once: redo failed/stuck automated steps, remove uploads an interrupted receipt left behind."""
     from flows.reconcile import reconcile_plain
 
     rt = _runtime()
-    report = reconcile_plain(rt, stuck_after_minutes=stuck_after, orphan_age_minutes=orphan_age)
+    report = reconcile_plain(rt, stuck_after_minutes=stuck_after, orphan_age_minutes=orphan_age,
+                             temp_max_age_seconds=temp_age)
     for line in report.redispatched:
         typer.echo(f"re-dispatched   {line}")
     for line in report.needs_attention:
         typer.echo(f"NEEDS ATTENTION {line}")
     for key in report.orphans_deleted:
         typer.echo(f"orphan removed  {key}")
+    for name in report.temp_files_removed:
+        typer.echo(f"temp removed    {name}")
     typer.echo(f"{len(report.redispatched)} re-dispatched, {len(report.needs_attention)} need attention, "
+               f"{len(report.temp_files_removed)} temporary files removed, "
                f"{len(report.orphans_deleted)} orphans removed")
 
 

@@ -23,20 +23,24 @@ from states.transition.service import get_case, visible_case
 from storage.audit import service as audit
 from storage.db import transaction
 from storage.objects import ObjectStore
+from storage.pdf.intake import ImageLimits
 from storage.zone.models import Zone
+
+#: Upload staging directories start with this (the reconciler removes those a crash left behind).
+SPOOL_PREFIX = "tongban-upload-"
 
 
 def receive_case(*, session_factory: sessionmaker[Session], store: ObjectStore, clock: Clock, actor: Actor,
                  form: ReceiveForm, uploads: Sequence[Upload], now: datetime, max_bytes: int,
-                 workdir: Path | None = None) -> str:
+                 workdir: Path | None = None, limits: ImageLimits | None = None) -> str:
     """收件: returns the new case number."""
     with transaction(session_factory) as s:  # refuse a bad form before spending time on files
         service.check_form(db_session=s, form=form, actor=actor)
         zone = s.get(Zone, actor.zone_id)
         assert zone is not None
         zone_code = zone.code
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=SPOOL_PREFIX) as tmp:
+        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes, limits=limits)
         staged = store_checked(store, checked, zone_code=zone_code, now=now)
     try:
         with transaction(session_factory) as s:
@@ -55,9 +59,29 @@ ATTACH_RULES: dict[str, tuple[str, str, frozenset[str]]] = {
 }
 
 
+def check_may_receive(actor: Actor) -> None:
+    """Refuse, from who is calling alone, someone who may never receive: called before the body is read."""
+    if actor.role != "clerk" or actor.zone_id is None:
+        raise Forbidden("only a window clerk (窗口人员) may receive a case")
+
+
+def check_may_attach(*, session_factory: sessionmaker[Session], actor: Actor, case_no: str) -> None:
+    """Refuse, from who is calling and the case number alone, someone who may attach no kind of file
+    to this case (not party: as if it did not exist; party without the role: 403). Called before the
+    body is read, so an upload nobody may make is not read at all; :func:`attach_files` checks again."""
+    with transaction(session_factory) as s:
+        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party: as if it did not exist
+        for role, side, _states in ATTACH_RULES.values():
+            zone_id = case.receiving_zone_id if side == "receiving" else case.handling_zone_id
+            if actor.role == role and actor.zone_id == zone_id:
+                return
+    raise Forbidden("only the receiving zone's clerk (补正材料) or the handling zone's reviewer (结果文书) "
+                    "may attach files to this case")
+
+
 def attach_files(*, session_factory: sessionmaker[Session], store: ObjectStore, actor: Actor, case_no: str,
                  purpose: str, uploads: Sequence[Upload], now: datetime, max_bytes: int,
-                 workdir: Path | None = None) -> list[int]:
+                 workdir: Path | None = None, limits: ImageLimits | None = None) -> list[int]:
     """补正材料 / 结果文书: returns the new file ids."""
     if purpose not in ATTACH_RULES:
         raise PayloadInvalid("purpose", f"must be one of {', '.join(ATTACH_RULES)}")
@@ -72,8 +96,8 @@ def attach_files(*, session_factory: sessionmaker[Session], store: ObjectStore, 
         if case.state not in states:
             raise PayloadInvalid("purpose", f"{purpose} files cannot be attached in state '{case.state}'")
         zone_code = (case.receiving_zone if side == "receiving" else case.handling_zone).code
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=SPOOL_PREFIX) as tmp:
+        checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes, limits=limits)
         staged = store_checked(store, checked, zone_code=zone_code, now=now)
     try:
         with transaction(session_factory) as s:

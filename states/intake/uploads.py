@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from storage.objects import ObjectStore
 from storage.pdf.errors import MaterialError
-from storage.pdf.intake import check_filename, normalize_upload
+from storage.pdf.intake import ImageLimits, check_filename, normalize_upload
 
 CHUNK = 1 << 20
 
@@ -66,32 +66,47 @@ def size_text(n: int) -> str:
     return f"{n} bytes" if unit == "bytes" else f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
-Checked = tuple[Upload, Path, str, int, str, int]
+@dataclass(frozen=True)
+class Checked:
+    """An upload that passed every check, spooled at ``path``; ``name`` is the clean name that was checked."""
+
+    upload: Upload
+    name: str
+    path: Path
+    kind: str
+    size: int
+    sha256: str
+    page_count: int
 
 
-def check_uploads(uploads: Iterable[Upload], workdir: Path, *, max_bytes: int) -> list[Checked]:
+def check_uploads(uploads: Iterable[Upload], workdir: Path, *, max_bytes: int,
+                  limits: ImageLimits | None = None) -> list[Checked]:
     """Every file checked before anything is stored: the first bad one refuses the whole request."""
     checked = []
     for n, up in enumerate(uploads):
         name = check_filename(up.filename)
         tmp = workdir / f"upload-{n}"
         size, sha = spool(up.stream, tmp, filename=name, max_bytes=max_bytes)
-        norm = normalize_upload(tmp, name, workdir=workdir, max_bytes=max_bytes)
-        checked.append((up, tmp, norm.kind, size, sha, norm.page_count))
+        norm = normalize_upload(tmp, name, workdir=workdir, max_bytes=max_bytes, limits=limits)
+        checked.append(Checked(up, norm.filename, tmp, norm.kind, size, sha, norm.page_count))
     return checked
 
 
 def store_checked(store: ObjectStore, checked: list[Checked], *,
                   zone_code: str, now: datetime) -> list[StagedFile]:
-    """Write each checked file under a fresh key; on any failure remove what was written."""
+    """Write each checked file under a fresh key; on any failure remove what was written.
+
+    The row and the key take the name as it was checked (NFC, trimmed), never the raw upload name.
+    """
     staged: list[StagedFile] = []
     try:
-        for up, tmp, kind, _size, sha, pages in checked:
-            key = f"{zone_code}/incoming/{now:%Y/%m/%d}/{uuid.uuid4().hex}{Path(up.filename).suffix.lower()}"
-            with tmp.open("rb") as fh:
-                obj = store.put_stream(key, fh, expected_sha256=sha)
-            staged.append(StagedFile(filename=Path(up.filename).name, kind=kind, size=obj.size, sha256=obj.sha256,
-                                     page_count=pages, object_key=key, item_material_id=up.item_material_id))
+        for c in checked:
+            key = f"{zone_code}/incoming/{now:%Y/%m/%d}/{uuid.uuid4().hex}{Path(c.name).suffix.lower()}"
+            with c.path.open("rb") as fh:
+                obj = store.put_stream(key, fh, expected_sha256=c.sha256)
+            staged.append(StagedFile(filename=c.name, kind=c.kind, size=obj.size, sha256=obj.sha256,
+                                     page_count=c.page_count, object_key=key,
+                                     item_material_id=c.upload.item_material_id))
     except BaseException:
         discard(store, staged)
         raise

@@ -7,11 +7,13 @@ or nothing, even if the process dies half-way.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -153,6 +155,29 @@ class FilesystemStore:
                 if key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    def remove_stale_temp_files(self, *, older_than: float) -> builtins.list[str]:
+        """Delete the temporary files a crash left half-written (``.tongban-tmp-*``, untouched for
+        ``older_than`` seconds; a write in progress touches its file all the time); return their paths
+        relative to the root. Never a key: keys may not use the prefix."""
+        cutoff = time.time() - older_than
+        removed: builtins.list[str] = []
+        for dirpath, _dirnames, filenames in os.walk(self.root):
+            for name in filenames:
+                if not name.startswith(TMP_PREFIX):
+                    continue
+                path = Path(dirpath) / name
+                try:
+                    if path.lstat().st_mtime > cutoff:
+                        continue
+                    path.unlink()
+                except FileNotFoundError:  # finished (renamed) or removed by another sweep meanwhile
+                    continue
+                removed.append(path.relative_to(self.root).as_posix())
+                self._prune_empty_dirs(path.parent)
+        return sorted(removed)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ by botocore (standard mode) and then surface as ``ObjectStoreUnavailable`` namin
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import io
@@ -15,6 +16,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 
 import boto3
@@ -240,6 +242,25 @@ class S3Store:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 keys.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", []))
         return sorted(keys)
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    def remove_stale_temp_files(self, *, older_than: float) -> builtins.list[str]:
+        """Abort the multipart uploads a crash left open (started more than ``older_than`` seconds ago;
+        their parts are billed storage nobody can see); return their keys."""
+        self._ensure_bucket()
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        removed: builtins.list[str] = []
+        with self._calls("list multipart uploads"):
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            pages = list(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix))
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] > cutoff:
+                    continue
+                self._abort(upload["Key"], upload["UploadId"])
+                removed.append(f"{upload['Key'][len(self.prefix):]} (multipart upload {upload['UploadId']})")
+        return sorted(removed)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ import unicodedata
 
 #: Every reason we refuse a file; the web layer maps them to messages and HTTP 422.
 MATERIAL_ERROR_CODES = frozenset(
-    {"empty", "encrypted", "corrupt", "type_mismatch", "unsupported_type", "too_large", "bad_name", "no_pages"}
+    {"empty", "encrypted", "corrupt", "type_mismatch", "unsupported_type", "too_large", "bad_name", "no_pages",
+     "active_content", "polyglot", "server_busy"}
 )
+#: Codes answered with something other than 422: the file is too big (413), or the server is (503).
+MATERIAL_ERROR_STATUS = {"too_large": 413, "server_busy": 503}
 
 
 def display_name(name: str, limit: int = 60) -> str:

@@ -12,8 +12,12 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageOps, ImageSequence
@@ -22,6 +26,7 @@ from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
+from storage.pdf.active import describe, find_active_content
 from storage.pdf.errors import MaterialError, display_name
 
 #: Accepted file name extensions and the content type each one promises.
@@ -45,6 +50,107 @@ PDF_TAIL_WINDOW = 4096
 #: A resolution tag outside this range is a lie (72 dpi "unknown", 1 dpi aspect-only JFIF …).
 SANE_DPI = (100.0, 1200.0)
 _EXIF_ORIENTATION = 0x0112
+#: Before ``%PDF-``: markup a browser or an HTML parser would act on (an HTML/PDF polyglot).
+_MARKUP_MARKERS = (b"<", b"javascript:")
+#: Markup that has no business in the first KiB of any scan or PDF, wherever it stands there.
+_HTML_MARKERS = (b"<html", b"<script", b"<!doctype", b"<iframe", b"<body", b"<svg", b"<object", b"<embed",
+                 b"<meta", b"<img", b"<a href", b"<form")
+
+#: Bytes per pixel that one conversion (decode + colour conversion + reportlab's encoding) holds at
+#: its peak, measured on 20-megapixel noise images (incompressible: the worst case): gray 12, colour
+#: 25, with alpha or a palette 29 — rounded up.
+WORKING_BYTES_PER_PIXEL = {"gray": 13, "colour": 26, "alpha": 30}
+_GRAY_MODES = frozenset({"1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+_ALPHA_MODES = frozenset({"P", "PA", "LA", "La", "RGBA", "RGBa"})
+
+
+def decoded_bytes(size: tuple[int, int], mode: str) -> int:
+    """Bytes Pillow holds for one decoded frame (it keeps 1, 2 or 4 bytes per pixel, RGB included)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return size[0] * size[1] * per_pixel
+
+
+def working_bytes(size: tuple[int, int], mode: str) -> int:
+    """Peak memory one frame's conversion to a PDF page costs, estimated from its header alone."""
+    kind = "gray" if mode in _GRAY_MODES else "alpha" if mode in _ALPHA_MODES else "colour"
+    return size[0] * size[1] * WORKING_BYTES_PER_PIXEL[kind]
+
+
+class MemoryBudget:
+    """A weighted semaphore over bytes: concurrent conversions together stay under ``capacity``.
+
+    A conversion reserves its estimated working set before it decodes anything and gives it back
+    when its page is written; one that would not fit waits (up to ``wait_seconds``) for others to
+    finish. One process shares one budget (see :func:`image_limits`).
+    """
+
+    def __init__(self, capacity: int, *, wait_seconds: float = 120.0) -> None:
+        if capacity <= 0:
+            raise ValueError("a memory budget needs a positive capacity")
+        self.capacity = capacity
+        self.wait_seconds = wait_seconds
+        self.in_use = 0
+        self.peak = 0  # the most ever reserved at once (for tests and the docs)
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget; ``TimeoutError`` when it does not free up in time."""
+        if nbytes > self.capacity:
+            raise ValueError(f"{nbytes} bytes can never fit a budget of {self.capacity}")
+        deadline = time.monotonic() + self.wait_seconds
+        with self._cond:
+            while self.in_use + nbytes > self.capacity:
+                left = deadline - time.monotonic()
+                timed_out = left <= 0 or not self._cond.wait(left)
+                if timed_out and self.in_use + nbytes > self.capacity:
+                    raise TimeoutError(f"no {nbytes} bytes free in the conversion budget")
+            self.in_use += nbytes
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= nbytes
+                self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """How big a scan may be once decoded, and the memory all conversions of a process share."""
+
+    max_pixels: int
+    max_decoded_bytes: int
+    budget: MemoryBudget
+
+    def check_frame(self, name: str, size: tuple[int, int], mode: str) -> int:
+        """Refuse a frame whose declared size is over the limits (before decoding); return its working set."""
+        w, h = size
+        pixels, decoded, working = w * h, decoded_bytes(size, mode), working_bytes(size, mode)
+        if w <= 0 or h <= 0:
+            raise _corrupt(name, "the image declares no size", "图像未声明尺寸")
+        if pixels > self.max_pixels or decoded > self.max_decoded_bytes or working > self.budget.capacity:
+            mp, limit_mp = pixels / 1e6, self.max_pixels / 1e6
+            raise _refuse(
+                name,
+                "too_large",
+                f"“{name}” declares {w}×{h} pixels ({mp:.1f} megapixels, about {_human(decoded)} once decoded); "
+                f"the limit is {limit_mp:.0f} megapixels and {_human(self.max_decoded_bytes)}. "
+                "Scan it again at 300 dpi or make it smaller.",
+                f"文件“{name}”声明的图像尺寸为 {w}×{h} 像素（{mp:.1f} 百万像素，解码后约 {_human(decoded)}），"
+                f"超过上限（{limit_mp:.0f} 百万像素、{_human(self.max_decoded_bytes)}）。"
+                "请以 300 dpi 重新扫描或缩小后再上传。",
+            )
+        return working
+
+
+@lru_cache(maxsize=8)
+def image_limits(max_pixels: int = 32_000_000, max_decoded_bytes: int = 128 * 1024 * 1024,
+                 memory_budget: int = 1024 * 1024 * 1024) -> ImageLimits:
+    """The limits for these settings; the same settings give the same object, so one process shares
+    one :class:`MemoryBudget` however many runtimes, requests and flows use it."""
+    return ImageLimits(max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes,
+                       budget=MemoryBudget(memory_budget))
 
 
 @dataclass
@@ -105,12 +211,18 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def normalize_upload(path: Path, filename: str, *, workdir: Path, max_bytes: int) -> NormalizedMaterial:
+def normalize_upload(path: Path, filename: str, *, workdir: Path, max_bytes: int,
+                     limits: ImageLimits | None = None, refuse_hostile: bool = True) -> NormalizedMaterial:
     """Check one uploaded file and return it as a PDF, or raise :class:`MaterialError`.
 
     The type is taken from the content (magic bytes), and must agree with the name's extension.
-    Images become a PDF with one page per frame, written to a new file in ``workdir``.
+    Images become a PDF with one page per frame, written to a new file in ``workdir``; their
+    declared size is checked against ``limits`` before anything is decoded. A PDF with active
+    content (scripts, launch actions, embedded files, XFA) and an HTML/PDF polyglot are refused
+    unless ``refuse_hostile`` is false: the forward flow re-reads stored files for the packet, which
+    is written afresh without either, and a file stored before these checks must still be forwarded.
     """
+    limits = limits or image_limits()
     name = check_filename(filename)
     ext = os.path.splitext(name)[1].lower()
     claimed = EXTENSION_KINDS.get(ext)
@@ -138,6 +250,8 @@ def normalize_upload(path: Path, filename: str, *, workdir: Path, max_bytes: int
     with path.open("rb") as fh:
         head = fh.read(PDF_HEADER_WINDOW)
     real = _sniff(head)
+    if refuse_hostile:
+        _refuse_polyglot(name, head, real)
     if real != claimed:
         what_en = f"a {KIND_LABELS[real]}" if real else "not any accepted type (PDF, JPEG, PNG, TIFF)"
         what_zh = f"实际是{KIND_LABELS_ZH[real]}" if real else "不属于任何可接受的类型（PDF、JPEG、PNG、TIFF）"
@@ -148,18 +262,34 @@ def normalize_upload(path: Path, filename: str, *, workdir: Path, max_bytes: int
             f"文件“{name}”按扩展名应为{KIND_LABELS_ZH[claimed]}，但其内容{what_zh}。",
         )
     if real == "pdf":
-        pages = _check_pdf(path, name, size)
+        pages = _check_pdf(path, name, size, refuse_active=refuse_hostile)
         return NormalizedMaterial(filename=name, kind="pdf", page_count=pages, pdf_path=path)
     workdir.mkdir(parents=True, exist_ok=True)
     fd, out_name = tempfile.mkstemp(dir=workdir, prefix="material-", suffix=".pdf")
     os.close(fd)
     out = Path(out_name)
     try:
-        pages = _image_to_pdf(path, name, real, out)
+        pages = _image_to_pdf(path, name, real, out, limits)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
     return NormalizedMaterial(filename=name, kind=real, page_count=pages, pdf_path=out)
+
+
+def _refuse_polyglot(name: str, head: bytes, real: str | None) -> None:
+    """A file that is also a web page (HTML before ``%PDF-``, or HTML tags in its first KiB) is refused:
+    a browser or mail client that sniffs it would run it as a page of our site."""
+    lowered = head.lower()
+    prefix = lowered[: lowered.find(b"%pdf-")] if real == "pdf" else b""
+    if any(m in prefix for m in _MARKUP_MARKERS) or any(m in lowered for m in _HTML_MARKERS):
+        raise _refuse(
+            name,
+            "polyglot",
+            f"“{name}” is also a web page (it contains HTML markup where a browser looks for it); "
+            "such a file could run in a browser, so it is not accepted — scan the paper or export a clean PDF.",
+            f"文件“{name}”同时是一个网页（文件开头含有 HTML 标记），可能在浏览器中被执行，出于安全原因不予接收；"
+            "请扫描纸质件或重新导出为普通 PDF 后上传。",
+        )
 
 
 def _human(n: int) -> str:
@@ -205,7 +335,7 @@ class _DecodeTrouble(logging.Handler):
         self._logger.removeHandler(self)
 
 
-def _check_pdf(path: Path, name: str, size: int) -> int:
+def _check_pdf(path: Path, name: str, size: int, *, refuse_active: bool = True) -> int:
     """Open the PDF the way the other zone will and read every page; return the page count.
 
     pypdf given a *path* reads the whole file into memory, so we hand it an open file instead.
@@ -243,6 +373,18 @@ def _check_pdf(path: Path, name: str, size: int) -> int:
                         raise ValueError(f"page {number} is damaged: {trouble.messages[0]}")
         except Exception as exc:
             raise _corrupt(name, f"a page cannot be read: {exc}", "有页面无法读取") from exc
+        active = find_active_content(reader.trailer["/Root"]) if refuse_active else []
+    if active:
+        en, zh = describe(active)
+        raise _refuse(
+            name,
+            "active_content",
+            f"“{name}” contains active content ({en}) that a PDF viewer would run or open by itself; "
+            "for the handling zone's safety it is not accepted. Print it to a new PDF or scan the paper, "
+            "then upload that.",
+            f"文件“{name}”含有活动内容（{zh}），打开时可能自动运行或打开其他程序，出于安全原因不予接收。"
+            "请将其“打印为 PDF”或扫描纸质件后重新上传。",
+        )
     if count == 0:
         raise _refuse(name, "no_pages", f"“{name}” is a PDF without any page.", f"文件“{name}”是没有任何页面的 PDF。")
     return count
@@ -280,11 +422,13 @@ def _printable(frame: Image.Image) -> Image.Image:
     return white
 
 
-def _image_to_pdf(path: Path, name: str, kind: str, out: Path) -> int:
+def _image_to_pdf(path: Path, name: str, kind: str, out: Path, limits: ImageLimits) -> int:
     """Write ``out`` with one page per image frame; return the page count.
 
     A plain JPEG is embedded as it is (no re-compression); other frames are embedded losslessly.
     reportlab's ``invariant`` mode makes the same scan give the same PDF bytes (same SHA-256).
+    Each frame's declared size (read from its header, nothing decoded yet) is checked against
+    ``limits`` and its working set reserved from the process's conversion budget while it converts.
     """
     pdf = canvas.Canvas(str(out), invariant=1, pageCompression=1)
     pdf.setTitle(name)
@@ -294,18 +438,9 @@ def _image_to_pdf(path: Path, name: str, kind: str, out: Path) -> int:
             if im.format != PIL_FORMATS[kind]:
                 raise _corrupt(name, f"not a readable {KIND_LABELS[kind]}", f"不是可读取的{KIND_LABELS_ZH[kind]}")
             for frame in ImageSequence.Iterator(im):
-                frame.load()  # decodes the whole frame: a truncated scan fails here
-                turned = kind == "jpeg" and frame.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None)
-                upright = ImageOps.exif_transpose(frame) if turned else frame
-                w, h = _page_size(frame)
-                if upright.size != frame.size:  # a phone photo taken sideways
-                    w, h = h, w
-                pdf.setPageSize((w, h))
-                passthrough = kind == "jpeg" and not turned and frame.mode in ("L", "RGB")
-                source = ImageReader(str(path)) if passthrough else ImageReader(_printable(upright))
-                pdf.drawImage(source, 0, 0, width=w, height=h)
-                pdf.showPage()
-                pages += 1
+                working = limits.check_frame(name, frame.size, frame.mode)  # header only, not decoded
+                with _reserved(limits.budget, working, name):
+                    pages += _frame_page(pdf, path, kind, frame)
     except MaterialError:
         raise
     except Image.DecompressionBombError as exc:
@@ -321,3 +456,38 @@ def _image_to_pdf(path: Path, name: str, kind: str, out: Path) -> int:
         raise _refuse(name, "no_pages", f"“{name}” contains no image.", f"文件“{name}”不包含任何图像。")
     pdf.save()
     return pages
+
+
+@contextmanager
+def _reserved(budget: MemoryBudget, working: int, name: str) -> Iterator[None]:
+    """Hold ``working`` bytes of the budget; a timeout becomes a clear "server busy" refusal."""
+    reservation = budget.reserve(working)
+    try:
+        reservation.__enter__()
+    except TimeoutError as exc:
+        raise _refuse(
+            name,
+            "server_busy",
+            f"The server is converting other large scans right now; “{name}” was not taken — try again in a minute.",
+            f"服务器正在转换其他大幅扫描件，文件“{name}”暂未接收，请稍后重试。",
+        ) from exc
+    try:
+        yield
+    finally:
+        reservation.__exit__(None, None, None)
+
+
+def _frame_page(pdf: canvas.Canvas, path: Path, kind: str, frame: Image.Image) -> int:
+    """Decode one frame and draw it as one page."""
+    frame.load()  # decodes the whole frame: a truncated scan fails here
+    turned = kind == "jpeg" and frame.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None)
+    upright = ImageOps.exif_transpose(frame) if turned else frame
+    w, h = _page_size(frame)
+    if upright.size != frame.size:  # a phone photo taken sideways
+        w, h = h, w
+    pdf.setPageSize((w, h))
+    passthrough = kind == "jpeg" and not turned and frame.mode in ("L", "RGB")
+    source = ImageReader(str(path)) if passthrough else ImageReader(_printable(upright))
+    pdf.drawImage(source, 0, 0, width=w, height=h)
+    pdf.showPage()
+    return 1

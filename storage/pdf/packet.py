@@ -14,6 +14,8 @@ from typing import BinaryIO
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
 
+from storage.pdf.active import strip_active_content
+
 COVER_BOOKMARK = "封面"
 
 
@@ -24,6 +26,10 @@ def build_packet(cover_pdf: bytes, materials: list[tuple[str, BinaryIO | Path]],
     own bookmarks are not imported, so the outline lists exactly the cover and the materials.
     Materials must already have passed :func:`storage.pdf.normalize_upload`. pypdf assembles the
     packet in memory before writing it, so its size bounds the memory used.
+
+    The packet carries no active content (see :mod:`storage.pdf.active`): intake refuses it, and
+    whatever came in before that check (or slipped past it) is stripped here, unreferenced objects
+    and all, so the reviewer's viewer runs nothing and opens nothing by itself.
     """
     writer = PdfWriter()
     with ExitStack() as files:
@@ -32,6 +38,9 @@ def build_packet(cover_pdf: bytes, materials: list[tuple[str, BinaryIO | Path]],
             # An open file, not a path: pypdf reads a whole file into memory when given a path.
             stream = files.enter_context(source.open("rb")) if isinstance(source, Path) else source
             writer.append(stream, outline_item=name, import_outline=False)
+        if strip_active_content(writer.root_object):
+            # The scripts' and embedded files' own objects are now unreferenced: leave them out of the file.
+            writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
         writer.page_mode = "/UseOutlines"  # viewers open with the bookmarks showing
         writer.add_metadata({"/Title": f"转递材料包（{len(materials)} 件材料）"})
         pages = len(writer.pages)

@@ -1,4 +1,17 @@
-"""The security suite runs against the same real app harness as tests/web (SQLite + filesystem and
-PostgreSQL + S3, each started once per session)."""
+"""Fixtures of the security stories: the app on both backend pairs (as in ``tests/web``) and, for
+the stories that measure the server itself, a real ``tongban serve`` process."""
 
-from tests.web.conftest import tb, tb_pg_s3, tb_sqlite_fs  # noqa: F401 - the fixtures, shared
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.security.files_support import ServedTongban, serve_tongban
+from tests.web.conftest import tb, tb_pg_s3, tb_sqlite_fs  # noqa: F401 - the same fixtures here
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedTongban]:
+    """``tongban serve`` in its own process (embedded mode), with a 256 MiB cap on a request."""
+    yield from serve_tongban(tmp_path_factory.mktemp("tongban-served"), max_request_bytes=256 * 1024 * 1024)

@@ -25,6 +25,7 @@ from storage.case.models import Case, StoredFile
 from storage.db import transaction
 from web.api import schemas
 from web.auth import ActorDep, RuntimeDep
+from web.downloads import file_headers
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -62,6 +63,7 @@ async def _uploads(form: Any, *, prefix: str = "material_") -> list[Upload]:
 async def receive_case(request: Request, actor: ActorDep,
                        runtime: RuntimeDep) -> schemas.CaseOut:
     """收件: multipart with a ``case`` JSON part and the scans."""
+    intake.check_may_receive(actor)  # before the body: a caller who may not receive sends it for nothing
     form = await request.form(max_files=200)
     raw = form.get("case")
     if raw is None:
@@ -78,6 +80,7 @@ async def receive_case(request: Request, actor: ActorDep,
     case_no = await run_in_threadpool(
         intake.receive_case, session_factory=runtime.session_factory, store=runtime.store, clock=runtime.clock,
         actor=actor, form=case_form, uploads=uploads, now=runtime.now(), max_bytes=runtime.settings.max_file_bytes,
+        workdir=runtime.spool_dir, limits=runtime.image_limits,
     )
     return await run_in_threadpool(_case_out, runtime, actor, case_no)
 
@@ -138,13 +141,16 @@ def send_event(case_no: str, body: EventIn, actor: ActorDep,
 async def attach_files(case_no: str, request: Request, actor: ActorDep,
                        runtime: RuntimeDep) -> list[schemas.FileOut]:
     """补正材料 (``purpose=supplement``) or 结果文书 (``purpose=result``)."""
+    # Before the body is read: someone who may attach nothing to this case is refused at once.
+    await run_in_threadpool(intake.check_may_attach, session_factory=runtime.session_factory, actor=actor,
+                            case_no=case_no)
     form = await request.form(max_files=200)
     purpose = str(form.get("purpose") or "")
     uploads = await _uploads(form)
     ids = await run_in_threadpool(
         intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=actor,
         case_no=case_no, purpose=purpose, uploads=uploads, now=runtime.now(),
-        max_bytes=runtime.settings.max_file_bytes,
+        max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
     )
     with transaction(runtime.session_factory) as s:
         return [schemas.file_out(f) for f in (s.get(StoredFile, i) for i in ids) if f is not None]
@@ -159,10 +165,7 @@ def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any) -> Str
         key, name, kind = f.object_key, f.filename, f.kind
     media = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
              "json": "application/json"}.get(kind, "application/octet-stream")
-    from urllib.parse import quote
-
-    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media,
-                             headers={"Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}"})
+    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media, headers=file_headers(name))
 
 
 @router.get("/cases/{case_no}/files/{file_id}")
@@ -185,8 +188,7 @@ def receipt(case_no: str, actor: ActorDep, runtime: RuntimeDep) -> Response:
     with transaction(runtime.session_factory) as s:
         case = _visible_case(runtime, s, actor, case_no)
         pdf = documents.receipt_pdf(case, tz=runtime.settings.timezone)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="receipt-{case_no}.pdf"'})
+    return Response(pdf, media_type="application/pdf", headers=file_headers(f"receipt-{case_no}.pdf"))
 
 
 @router.get("/cases/{case_no}/notice.pdf")
@@ -202,8 +204,7 @@ def supplement_notice(case_no: str, actor: ActorDep,
         by = documents.supplement_deadline(events[-1].at, workdays=runtime.settings.supplement_workdays,
                                            calendar=runtime.calendar, tz=tz)
         pdf = documents.notice_pdf(case, events[-1], tz=tz, supplement_by=by)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="notice-{case_no}.pdf"'})
+    return Response(pdf, media_type="application/pdf", headers=file_headers(f"notice-{case_no}.pdf"))
 
 
 @router.get("/cases/{case_no}/audit", response_model=list[schemas.AuditOut])

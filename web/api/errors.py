@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from states.calendar import UnknownYearError
 from states.transition.errors import TransitionError
 from storage.objects.base import ObjectStoreUnavailable
-from storage.pdf.errors import MaterialError
+from storage.pdf.errors import MATERIAL_ERROR_STATUS, MaterialError
 
 log = logging.getLogger("tongban.api")
 
@@ -58,7 +58,7 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"error": "invalid_file", "file": exc.filename, "reason": exc.code, "message": exc.message,
              "message_zh": exc.message_zh},
-            status_code=413 if exc.code == "too_large" else 422,
+            status_code=MATERIAL_ERROR_STATUS.get(exc.code, 422),
         )
 
     @app.exception_handler(RequestValidationError)

@@ -7,10 +7,10 @@ allowed (role, zone, state, version) and the page shows only what ``events_for``
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -268,7 +268,7 @@ async def _result_document(request: Request, user: UiUser, case_no: str, form: F
         ids = await run_in_threadpool(
             intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=user.actor,
             case_no=case_no, purpose="result", uploads=uploads, now=runtime.now(),
-            max_bytes=runtime.settings.max_file_bytes,
+            max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
         )
         return ids[-1]
 
@@ -283,8 +283,16 @@ async def _result_document(request: Request, user: UiUser, case_no: str, form: F
     return found
 
 
+def may_attach(request: Request, case_no: str, user: UserDep) -> UiUser:
+    """Resolved before the form (FastAPI solves dependencies in order): who may attach nothing to this
+    case is refused before the upload is read."""
+    intake.check_may_attach(session_factory=runtime_of(request).session_factory, actor=user.actor, case_no=case_no)
+    return user
+
+
 @router.post("/cases/{case_no}/files")
-async def attach_supplement(request: Request, case_no: str, user: UserDep, form: FormDep) -> Response:
+async def attach_supplement(request: Request, case_no: str, user: Annotated[UiUser, Depends(may_attach)],
+                            form: FormDep) -> Response:
     """补正材料: the applicant brought what the notice asked for."""
     runtime = runtime_of(request)
     lang = lang_of(request)
@@ -294,7 +302,7 @@ async def attach_supplement(request: Request, case_no: str, user: UserDep, form:
         ids = await run_in_threadpool(
             intake.attach_files, session_factory=runtime.session_factory, store=runtime.store, actor=user.actor,
             case_no=case_no, purpose="supplement", uploads=uploads, now=runtime.now(),
-            max_bytes=runtime.settings.max_file_bytes,
+            max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir, limits=runtime.image_limits,
         )
     except MaterialError as exc:
         return _case_again(request, user, case_no, event="attach", errors={"files": ui_errors.material_text(lang, exc)},

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -19,7 +19,7 @@ from states.transition.errors import CaseNotFound, TransitionError
 from storage.catalog import service as catalog
 from storage.catalog.models import Item
 from storage.db import transaction
-from storage.pdf.errors import MaterialError
+from storage.pdf.errors import MATERIAL_ERROR_STATUS, MaterialError
 from web.ui import errors as ui_errors
 from web.ui.deps import FormDep, UserDep, require_role, wants_json
 from web.ui.i18n import translate
@@ -145,9 +145,14 @@ def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
     return uploads, where
 
 
-@router.post("/receive")
-async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
+def clerk_user(user: UserDep) -> UiUser:
+    """Resolved before the form (FastAPI solves dependencies in order): only a clerk's upload is read."""
     require_role(user, "clerk")
+    return user
+
+
+@router.post("/receive")
+async def receive(request: Request, user: Annotated[UiUser, Depends(clerk_user)], form: FormDep) -> Response:
     runtime = runtime_of(request)
     lang = lang_of(request)
     values = {k: str(form.get(k) or "") for k in FIELDS}
@@ -192,7 +197,8 @@ async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
                 case_no = await run_in_threadpool(
                     intake.receive_case, session_factory=runtime.session_factory, store=runtime.store,
                     clock=runtime.clock, actor=user.actor, form=receive_form, uploads=uploads, now=runtime.now(),
-                    max_bytes=runtime.settings.max_file_bytes,
+                    max_bytes=runtime.settings.max_file_bytes, workdir=runtime.spool_dir,
+                    limits=runtime.image_limits,
                 )
             except MaterialError as exc:
                 message = ui_errors.material_text(lang, exc)
@@ -213,7 +219,7 @@ async def receive(request: Request, user: UserDep, form: FormDep) -> Response:
                 if wants_json(request):
                     return JSONResponse({"ok": True, "case_no": case_no, "redirect": target})
                 return RedirectResponse(target, status_code=303)
-    status = 413 if file_error and file_error["reason"] == "too_large" else 422
+    status = MATERIAL_ERROR_STATUS.get(file_error["reason"], 422) if file_error else 422
     if wants_json(request):
         field, message = next(iter(errors.items()))
         body: dict[str, Any] = {"error": "invalid_file" if file_error else "invalid", "field": field,

@@ -17,6 +17,7 @@ from states.reports import service as reports
 from storage.catalog.models import Item
 from storage.db import transaction
 from storage.zone.models import Zone
+from web.downloads import FILE_CSP
 from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
 from web.ui.deps import UserDep
 from web.ui.render import render, runtime_of
@@ -58,7 +59,8 @@ def evaluation_page(request: Request, user: UserDep) -> Response:
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP})
 
 @router.get("/evaluation/report.pdf")
 def evaluation_pdf(request: Request, user: UserDep) -> Response:

@@ -27,6 +27,7 @@ from storage.case.models import Case
 from storage.db import transaction
 from storage.user.models import User
 from storage.zone.models import Zone
+from web.downloads import FILE_CSP
 from web.ui import supervision_text  # noqa: F401 - registers the pages' strings
 from web.ui.deps import FormDep, UserDep, require_role
 from web.ui.i18n import translate
@@ -153,7 +154,8 @@ def _export_cases(request: Request, user: UiUser) -> tuple[list[Case], Any]:
 def _download(content: bytes, media_type: str, filename: str) -> Response:
     return Response(content, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
+                             "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP})
 
 
 @router.get("/dashboard/cases.csv")
