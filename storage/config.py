@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 5
     #: Language of notifications when a route names none: ``zh-CN`` or ``en``.
     notify_language: str = "zh-CN"
+    #: Proxies whose ``X-Forwarded-Proto``/``X-Forwarded-For`` are believed (comma-separated IPs, ``*`` for
+    #: any): behind TLS-terminating nginx on the same host, ``127.0.0.1``. Empty: only the request's own
+    #: scheme counts. Decides HSTS (sent only over HTTPS) and is passed to uvicorn's proxy headers.
+    trusted_proxies: str = ""
+    #: ``Strict-Transport-Security: max-age`` sent on HTTPS responses (0 turns HSTS off).
+    hsts_max_age: int = 31536000
     #: Secret for session cookies and CSRF tokens.
     secret_key: str = "dev-insecure-change-me"
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
-from web import ui
+from web import hardening, ui
 from web.api import alerts, cases, catalog, errors, shipments
 
 
@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = FastAPI(title="tongban 通办", version="0.1.0", lifespan=lifespan,
                   description="跨省通办 · 代收代办: cross-zone proxy receipt and forwarding of offline materials")
     app.state.runtime = runtime
+    # Security headers on every response (outside the error middleware too); access log masked.
+    hardening.install(app, trusted_proxies=runtime.settings.trusted_proxies,
+                      hsts_max_age=runtime.settings.hsts_max_age)
     errors.install(app)
     app.include_router(cases.router)
     ui.install(app)  # after errors.install: UI error pages delegate to the JSON handlers outside /ui

@@ -281,7 +281,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     except Exception as exc:  # noqa: BLE001
         raise fail(f"cannot prepare the database: {exc}") from exc
     typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # X-Forwarded-* believed from TONGBAN_TRUSTED_PROXIES only (uvicorn's own default trusts 127.0.0.1).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                forwarded_allow_ips=settings.trusted_proxies or "")
 
 
 def main() -> None:  # pragma: no cover
