@@ -19,7 +19,7 @@ unhandled 500 all get the same headers:
   personal data; a shared browser at the counter must not keep them), unless the route set one.
 
 :class:`AccessLogMasking` is a logging filter on uvicorn's access logger: query strings are logged
-with free-text search values dropped (``q=…``) and every other value through the one free-text
+with free-text search values dropped (``q=***``) and every other value through the one free-text
 masking rule, so a 身份证号 typed into 办件查询 never reaches the log.
 """
 
@@ -139,7 +139,7 @@ FREE_TEXT_PARAMS = frozenset({"q", "text", "search", "applicant", "name", "id_nu
 
 
 def masked_target(target: str) -> str:
-    """``/api/v1/cases?q=110105…&page=2`` → ``/api/v1/cases?q=…&page=2``: free-text values dropped, the
+    """``/api/v1/cases?q=110105…&page=2`` → ``/api/v1/cases?q=***&page=2``: free-text values dropped, the
     rest (and the path) through :func:`~states.identifiers.mask_text`."""
     path, sep, query = target.partition("?")
     path = mask_text(path)
@@ -147,8 +147,8 @@ def masked_target(target: str) -> str:
         return path
     parts = []
     for key, value in parse_qsl(query, keep_blank_values=True):
-        shown = "…" if key.lower() in FREE_TEXT_PARAMS and value else mask_text(value)
-        parts.append(f"{quote(mask_text(key), safe='')}={quote(shown, safe='…*')}")
+        shown = "***" if key.lower() in FREE_TEXT_PARAMS and value else mask_text(value)
+        parts.append(f"{quote(mask_text(key), safe='')}={quote(shown, safe='*')}")
     return f"{path}?{'&'.join(parts)}"
 
 
