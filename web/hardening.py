@@ -26,6 +26,7 @@ masking rule, so a 身份证号 typed into 办件查询 never reaches the log.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -180,4 +181,103 @@ def install(app: Any, *, trusted_proxies: str = "", hsts_max_age: int = 31536000
         return SecurityHeaders(build(), trusted_proxies=trusted_proxies, hsts_max_age=hsts_max_age)
 
     app.build_middleware_stack = build_with_headers
+    app.add_middleware(JsonBodyGuard)
     install_access_log_masking()
+
+
+# --- JSON bodies a parser or the database would choke on -------------------------------------------
+
+#: A JSON request body is read whole by FastAPI anyway; this bounds it (uploads are multipart, not JSON).
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON body cannot be taken (not UTF-8, nested too deeply, a lone surrogate or NUL in a text),
+    or ``None`` — including for a body that is simply not JSON, which the route's own parser refuses."""
+    if not body:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the JSON body is not valid UTF-8 (byte {exc.start})"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return "the JSON body is nested too deeply"
+    except ValueError:
+        return None
+    return json_value_problem(value)
+
+
+def json_value_problem(value: Any) -> str | None:
+    """A parsed JSON value whose texts cannot be stored or shown: a NUL or a lone surrogate in any string."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            if "\x00" in v:
+                return "a text in the JSON contains a NUL character"
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a text in the JSON is not valid Unicode (a lone surrogate \\ud800–\\udfff)"
+    return None
+
+
+class JsonBodyGuard:
+    """Refuses, with 422 (413 above :data:`MAX_JSON_BYTES`), a JSON body that would otherwise end in a 500
+    deep inside: lone surrogates cannot be stored or echoed back, 100,000 nested arrays overflow the stack."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        ctype = dict(scope.get("headers", [])).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if not (ctype == b"application/json" or ctype.endswith(b"+json")):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await _refuse(send, 413, "too_large", f"a JSON body is at most {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = json_body_problem(body)
+        if problem is not None:
+            await _refuse(send, 422, "invalid", problem, field="body")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, status: int, code: str, message: str, **extra: str) -> None:
+    body = json.dumps({"error": code, "message": message, **extra}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,6 @@ from tests.app_harness import Tongban, start
 
 
 @pytest.fixture(scope="session")
-def surface_tb(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Tongban]:
+def surface_tb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tongban]:
     home = tmp_path_factory.mktemp("tongban-surfaces")
     yield from start(home, f"sqlite:///{home / 'tongban.db'}", f"file://{home / 'objects'}")

@@ -25,8 +25,14 @@ from storage.case.models import Case, StoredFile
 from storage.db import transaction
 from web.api import schemas
 from web.auth import ActorDep, RuntimeDep
+from web.hardening import json_value_problem
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+#: Paging bounds: far beyond any real list, and (page - 1) × per_page stays a 64-bit integer for the database.
+MAX_PAGE = 1_000_000
+#: The ``case`` JSON part of a receipt: a few KB in practice.
+MAX_CASE_PART = 1024 * 1024
 
 
 class EventIn(BaseModel):
@@ -69,11 +75,23 @@ async def receive_case(request: Request, actor: ActorDep,
     raw = form.get("case")
     if raw is None:
         raise PayloadInvalid("case", "the 'case' JSON part is missing")
-    text = (await raw.read()).decode() if isinstance(raw, UploadFile) else str(raw)
+    data = (await raw.read(MAX_CASE_PART + 1)) if isinstance(raw, UploadFile) else str(raw).encode("utf-8", "replace")
+    if len(data) > MAX_CASE_PART:
+        raise PayloadInvalid("case", "the 'case' part is larger than 1 MB")
     try:
-        case_form = ReceiveForm.model_validate(json.loads(text))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadInvalid("case", f"the 'case' part is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        parsed = json.loads(text)
+        problem = json_value_problem(parsed)
+        if problem is not None:
+            raise PayloadInvalid("case", problem)
+        case_form = ReceiveForm.model_validate(parsed)
     except json.JSONDecodeError as exc:
         raise PayloadInvalid("case", f"not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise PayloadInvalid("case", "the 'case' JSON is nested too deeply") from exc
     except ValidationError as exc:
         err = exc.errors()[0]
         raise PayloadInvalid(".".join(str(p) for p in err["loc"]) or "case", err["msg"]) from exc
@@ -106,7 +124,7 @@ class CasePage(BaseModel):
 def list_cases(actor: ActorDep, runtime: RuntimeDep, state: str | None = None,
                side: str | None = Query(None, pattern="^(receiving|handling)$"),
                overdue: bool | None = None, q: str | None = None, item: str | None = None,
-               page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500)) -> CasePage:
+               page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(50, ge=1, le=500)) -> CasePage:
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
         rows, total = queue_service.list_cases(
@@ -117,7 +135,7 @@ def list_cases(actor: ActorDep, runtime: RuntimeDep, state: str | None = None,
 
 
 @router.get("/queue", response_model=list[schemas.CaseSummary])
-def work_queue(actor: ActorDep, runtime: RuntimeDep, page: int = Query(1, ge=1),
+def work_queue(actor: ActorDep, runtime: RuntimeDep, page: int = Query(1, ge=1, le=MAX_PAGE),
                per_page: int = Query(50, ge=1, le=500)) -> list[schemas.CaseSummary]:
     now = runtime.now()
     with transaction(runtime.session_factory) as s:

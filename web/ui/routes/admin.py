@@ -268,15 +268,23 @@ async def import_items(request: Request, user: UserDep, form: FormDep) -> Respon
     return _import_bytes(request, user, data, upload.filename or "catalog.json")
 
 
+def _display_name(filename: str) -> str:
+    """The uploaded file's name as the admin is told it (the last path part, printable, at most 80)."""
+    name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()).strip()
+    return (name if name not in ("", ".", "..") else "catalog.json")[:80]
+
+
 def _import_bytes(request: Request, user: UiUser, data: bytes, filename: str) -> Response:
     runtime = runtime_of(request)
+    shown = _display_name(filename)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(filename).name
+        # Never the client's name on disk: '..', '.', 300 characters or a path would not be a file here.
+        path = Path(tmp) / "catalog.json"
         path.write_bytes(data)
         try:
             specs = catalog.load_specs(path)
         except catalog.CatalogError as exc:
-            session_of(request).flash("error", str(exc).replace(str(path), Path(filename).name))
+            session_of(request).flash("error", str(exc).replace(str(path), shown))
             return _back("/ui/admin/items")
     for n, spec in enumerate(specs, start=1):
         if spec.zone != user.zone_code:
