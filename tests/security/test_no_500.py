@@ -225,7 +225,7 @@ def test_no_endpoint_of_the_openapi_answers_5xx(surface_tb: Tongban, client: Tes
         def fuzz(caller: str | None, req: dict[str, Any]) -> None:
             headers = {**headers_of[caller], **req.pop("headers", {})}
             r = client.request(**req, headers=headers)
-            assert r.status_code < 500, f"{method} {req['url']} as {caller}: {r.status_code} {r.text[:500]}"
+            assert r.status_code < 500, f"{req['method']} {req['url']} as {caller}: {r.status_code} {r.text[:500]}"
 
         fuzz()
         fuzzed.append((method, path))
