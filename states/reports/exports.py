@@ -88,7 +88,7 @@ def case_rows(cases: Iterable[Case], *, tz: str, now: datetime) -> Iterator[list
     for c in cases:
         yield [
             c.case_no, c.item.code, c.item.name, c.receiving_zone.code, c.handling_zone.code,
-            c.applicant.name, mask_id(c.applicant.id_number), mask_phone(c.applicant.phone),
+            mask_text(c.applicant.name), mask_id(c.applicant.id_number), mask_phone(c.applicant.phone),
             STATE_LABELS.get(c.state, c.state), _local(c.received_at, tz), _local(c.due_at, tz),
             _local(c.decided_at, tz), timeliness(c, now), c.step or "", _local(c.step_due_at, tz),
             mask_text(c.last_reason or ""),

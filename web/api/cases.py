@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
 from states import documents, verify
+from states.identifiers import mask_text
 from states.intake import flows as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
@@ -177,7 +178,7 @@ def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any) -> Str
         f = pick(case)
         if f is None:
             raise CaseNotFound(f"case {case_no} has no such file", case_no=case_no)
-        key, name, kind = f.object_key, f.filename, f.kind
+        key, name, kind = f.object_key, mask_text(f.filename), f.kind  # the name is shown back: masked
     media = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
              "json": "application/json"}.get(kind, "application/octet-stream")
     from urllib.parse import quote
