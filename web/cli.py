@@ -132,6 +132,27 @@ def user_add(username: str, role: Annotated[str, typer.Option(help="clerk | revi
     typer.echo(token)
 
 
+@user_app.command("platform-admin")
+def user_platform_admin(username: str,
+                        revoke: Annotated[bool, typer.Option(help="take the platform role away")] = False) -> None:
+    """Give an admin the platform role (edits alliance-wide settings: every zone's notification routes).
+
+    Only here, on the server's command line: no web page grants it.
+    """
+    from storage.db import transaction
+    from storage.user import service as users
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        user = users.get_by_username(db_session=s, username=username)
+        if user is None:
+            raise fail(f"username: no user '{username}'")
+        if user.role != "admin" and not revoke:
+            raise fail(f"username: '{username}' is a {user.role}; the platform role is for admins")
+        user.platform_admin = not revoke
+    typer.echo(f"{username}: platform admin {'revoked' if revoke else 'granted'}")
+
+
 @catalog_app.command("import")
 def catalog_import(path: Path) -> None:
     """Import or update items from a JSON file (see storage/demo/catalog.json for the format)."""
