@@ -20,7 +20,7 @@ from tests.app_harness import Tongban
 from tests.security.surfaces import browser, csrf_of
 from web.cli import app as cli
 
-FILE = {
+FILE: dict[str, Any] = {
     "people": "mailtos://tongban:SMTPSECRET@smtp.example.gov.cn?from=tongban@example.gov.cn",
     "channels": {
         "bj-dingtalk": {"url": "dingtalk://BJSECRET/", "zone": "BJ-ETOWN"},
@@ -81,9 +81,10 @@ def test_reaching_outside_the_zone_is_refused_and_changes_nothing(surface_tb: To
 
 
 def test_a_zone_admin_rewrites_their_own_part_and_nothing_else(surface_tb: Tongban, routes: Path) -> None:
-    mine = {"channels": {"bj-dingtalk": "dingtalk://BJNEW/", "bj-ops": {"url": "json://10.1.1.1/bj", "lang": "en"}},
-            "zones": {"BJ-ETOWN": {"clerk": ["bj-dingtalk"], "supervisor": ["bj-ops", "ops", "user:bj_supervisor",
-                                                                              "users"]}}}
+    mine: dict[str, Any] = {
+        "channels": {"bj-dingtalk": "dingtalk://BJNEW/", "bj-ops": {"url": "json://10.1.1.1/bj", "lang": "en"}},
+        "zones": {"BJ-ETOWN": {"clerk": ["bj-dingtalk"],
+                               "supervisor": ["bj-ops", "ops", "user:bj_supervisor", "users"]}}}
     r = _save(browser(surface_tb, "bj_admin"), json.dumps(mine))
     assert r.status_code == 303, r.text[-800:]
     saved = json.loads(routes.read_text())
