@@ -41,14 +41,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     log = home / "serve.log"
     port = free_port()
     # distributed mode: no in-process dispatcher or Prefect server to start for a log test
-    env = {**os.environ, "TONGBAN_HOME": str(home), "TONGBAN_MODE": "distributed",
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "PREFECT_"))}
+    env = {**inherited, "TONGBAN_HOME": str(home), "TONGBAN_MODE": "distributed",
            "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32), "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as out:
         proc = subprocess.Popen([str(Path(sys.executable).with_name("tongban")), "serve", "--port", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).parents[2])
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded 2-core machine: imports, migration and seeding take a while
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
@@ -56,7 +57,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"tongban serve did not start: {log.read_text(errors='replace')[-2000:]}")
+                pytest.fail(f"tongban serve did not start (exit code {proc.poll()}): "
+                            f"{log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.3)
         token = re.search(r"bj_clerk\s+clerk\s+\S+\s+token (\S+)", log.read_text())
         assert token, log.read_text()
