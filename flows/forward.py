@@ -19,6 +19,7 @@ from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TRANSIENT, transient_only
 from flows.runtime import current
 from states import documents
+from states.identifiers import mask_text
 from states.runtime import Runtime
 from states.transition import service as transitions
 from states.transition.rules import SYSTEM
@@ -127,7 +128,8 @@ def build_and_store_packet(runtime: Runtime, p: ForwardPlan) -> tuple[str, int, 
                     out.write(chunk)
             norm = normalize_upload(src, f.filename, workdir=Path(tmp), max_bytes=max(f.size, 1) * 2 + 1,
                                     limits=runtime.image_limits, refuse_hostile=False)
-            parts.append((f"{f.material_name} · {f.filename}", norm.pdf_path))
+            # bookmark titles are shown back (packet viewer, case page): the one free-text masking rule
+            parts.append((mask_text(f"{f.material_name} · {f.filename}"), norm.pdf_path))
         packet_path = Path(tmp) / "packet.pdf"
         with packet_path.open("wb") as out:
             pages = build_packet(p.cover_pdf, parts, out)  # type: ignore[arg-type]

@@ -1,4 +1,8 @@
-"""The case's paper (receipt, cover sheet, one-time notice) built from its rows, masked and in local time."""
+"""The case's paper (receipt, cover sheet, one-time notice) built from its rows, masked and in local time.
+
+The applicant's ID number through ``mask_id``; every typed text (name, file names, notes) through the
+one free-text rule ``mask_text``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from states.calendar import PROVISIONAL_NOTE
-from states.identifiers import mask_id
+from states.identifiers import mask_id, mask_text
 from storage.audit.models import AuditEvent
 from storage.case.models import Case
 from storage.pdf import (
@@ -46,7 +50,7 @@ def _particulars(case: Case, tz: str) -> dict[str, object]:
     return dict(
         provisional_note=provisional_note(case, tz),
         case_no=case.case_no, item_code=case.item.code, item_name=case.item.name,
-        receiving_zone=z.name, handling_zone=case.handling_zone.name, applicant_name=case.applicant.name,
+        receiving_zone=z.name, handling_zone=case.handling_zone.name, applicant_name=mask_text(case.applicant.name),
         applicant_id=mask_id(case.applicant.id_number), received_at=local(case.received_at, tz),
         window=WindowContact(name=f"{z.name} {z.contact_name}", phone=z.contact_phone, address=z.address),
     )
@@ -62,7 +66,7 @@ def _materials(case: Case, *, with_hash: bool) -> list[MaterialLine]:
                 lines.append(MaterialLine(name=m.name, form=im.form if im else "", copies=im.copies if im else None))
             continue
         for f in files:
-            lines.append(MaterialLine(name=f"{m.name}（{f.filename}）", pages=f.page_count,
+            lines.append(MaterialLine(name=mask_text(f"{m.name}（{f.filename}）"), pages=f.page_count,
                                       sha256=f.sha256 if with_hash else None, form=im.form if im else "",
                                       copies=im.copies if im else None))
     return lines
@@ -120,8 +124,8 @@ def cover_pdf(case: Case, *, tz: str, now: datetime) -> bytes:
 def notice_pdf(case: Case, notice: AuditEvent, *, tz: str, supplement_by: str = "") -> bytes:
     """一次性告知书 from the ``request_supplement`` audit event: exactly what was told, once."""
     problems = {"missing": "缺少", "defective": "不符合要求"}
-    defects = [Defect(material=m["name"], reason=f"{problems.get(m['problem'], m['problem'])}"
-                                                    f"{'：' + m['note'] if m.get('note') else ''}")
+    defects = [Defect(material=m["name"], reason=mask_text(f"{problems.get(m['problem'], m['problem'])}"
+                                                             f"{'：' + m['note'] if m.get('note') else ''}"))
                for m in notice.payload.get("materials", [])]
     return render_supplement_notice(NoticeInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]

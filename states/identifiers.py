@@ -17,6 +17,7 @@ from datetime import date
 __all__ = [
     "IdentifierError",
     "mask_id",
+    "mask_payload",
     "mask_phone",
     "mask_text",
     "resident_id_check_char",
@@ -222,13 +223,43 @@ _ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _MOBILE_IN_TEXT = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
 
 
+#: A SHA-256 (or other hex digest) standing alone: not PII, and a masked digest would be a wrong one.
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
+
+
+def _mask_plain(text: str) -> str:
+    masked = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
+
+
 def mask_text(text: str) -> str:
-    """Mask every 18-character ID number and mainland mobile number inside free text (logs, notices).
+    """THE free-text rule: mask every 18-character ID number and mainland mobile number inside a text a
+    person typed (reasons, notes, remarks, file names, names) wherever it is shown back — API answers,
+    pages, PDFs, exports, notifications, logs (DESIGN §5.6). Hex digests (32+ hex characters standing
+    alone) are left whole.
 
     Matching is by shape, not by check digit: a mistyped ID number is still someone's PII.
     """
-    masked = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
+    if not text:
+        return text
+    out, last = [], 0
+    for m in _DIGEST.finditer(text):
+        out.append(_mask_plain(text[last:m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_mask_plain(text[last:]))
+    return "".join(out)
+
+
+def mask_payload(value: object) -> object:
+    """:func:`mask_text` applied to every text inside a JSON-like value (an audit event's payload)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_payload(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_payload(v) for v in value]
+    return value
 
 
 def _checked(value: str, field: str, position: int, expected: str) -> str:

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         if value not in ("public", "login", "off"):
             raise ValueError(f"TONGBAN_API_DOCS must be public, login or off, not {self.api_docs!r}")
         return value
+    #: Proxies whose ``X-Forwarded-Proto``/``X-Forwarded-For`` are believed (comma-separated IPs, ``*`` for
+    #: any): behind TLS-terminating nginx on the same host, ``127.0.0.1``. Empty: only the request's own
+    #: scheme counts. Decides HSTS (sent only over HTTPS) and is passed to uvicorn's proxy headers.
+    trusted_proxies: str = ""
+    #: ``Strict-Transport-Security: max-age`` sent on HTTPS responses (0 turns HSTS off).
+    hsts_max_age: int = 31536000
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from storage.config import Settings
-from web import ui
+from web import hardening, ui
 from web.api import alerts, cases, catalog, docs, errors, shipments
 from web.limits import BodyLimit
 
@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                   description="跨省通办 · 代收代办: cross-zone proxy receipt and forwarding of offline materials",
                   **docs.fastapi_kwargs(docs_access))
     app.state.runtime = runtime
+    # Security headers on every response (outside the error middleware too); access log masked.
+    hardening.install(app, trusted_proxies=runtime.settings.trusted_proxies,
+                      hsts_max_age=runtime.settings.hsts_max_age)
     errors.install(app)
     docs.install(app, docs_access)
     app.include_router(cases.router)

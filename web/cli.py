@@ -160,6 +160,27 @@ def user_signout(username: str) -> None:
     typer.echo(f"{username}: {ended} session(s) ended")
 
 
+@user_app.command("platform-admin")
+def user_platform_admin(username: str,
+                        revoke: Annotated[bool, typer.Option(help="take the platform role away")] = False) -> None:
+    """Give an admin the platform role (edits alliance-wide settings: every zone's notification routes).
+
+    Only here, on the server's command line: no web page grants it.
+    """
+    from storage.db import transaction
+    from storage.user import service as users
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        user = users.get_by_username(db_session=s, username=username)
+        if user is None:
+            raise fail(f"username: no user '{username}'")
+        if user.role != "admin" and not revoke:
+            raise fail(f"username: '{username}' is a {user.role}; the platform role is for admins")
+        user.platform_admin = not revoke
+    typer.echo(f"{username}: platform admin {'revoked' if revoke else 'granted'}")
+
+
 @catalog_app.command("import")
 def catalog_import(path: Path) -> None:
     """Import or update items from a JSON file (see storage/demo/catalog.json for the format)."""
@@ -322,7 +343,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     typer.echo(f"tongban serving on http://{host}:{port}  (mode: {settings.mode}, data: {settings.home})")
     exit_on_sigterm()  # uvicorn re-raises SIGTERM after shutting down: an exit, so the finally below runs
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        # X-Forwarded-* believed from TONGBAN_TRUSTED_PROXIES only (uvicorn's own default trusts 127.0.0.1).
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    forwarded_allow_ips=settings.trusted_proxies or "")
     finally:
         end_children()  # Prefect's temporary server(s), also one that timed out at start
 

@@ -13,12 +13,19 @@ from urllib.parse import quote
 FILE_CSP = "default-src 'none'; sandbox"
 
 
-def file_headers(filename: str) -> dict[str, str]:
+def file_headers(filename: str, *, ours: bool = False) -> dict[str, str]:
     """Headers of every file download: saved as an attachment under its own name, served with
-    ``nosniff`` (the declared type is the type) and a CSP that sandboxes it should a browser show it."""
+    ``nosniff`` (the declared type is the type) and a CSP that sandboxes it should a browser show it.
+
+    ``ours``: a PDF tongban built itself with active content stripped (the transfer packet): shown
+    inline so the case page can embed it (Chromium renders no PDF under a sandboxing CSP); still
+    ``nosniff``, and the security headers' file CSP (``default-src 'none'``, same-origin framing)."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return {
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
+    disposition = "inline" if ours else "attachment"
+    headers = {
+        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": FILE_CSP,
     }
+    if not ours:
+        headers["Content-Security-Policy"] = FILE_CSP
+    return headers

@@ -1,8 +1,11 @@
 """Exports (导出): the filtered case list as CSV / Excel, the annual evaluation as Excel / PDF.
 
 PII stays in its place (DESIGN §5.6): ID numbers and phones are masked in every export, and free
-text (reasons) goes through ``mask_text``. Cells that a spreadsheet would run as a formula
-(``=``, ``+``, ``-``, ``@`` first) are defused with a leading apostrophe.
+text (reasons) goes through ``mask_text``. Every cell of every spreadsheet export (CSV and XLSX)
+goes through :func:`defuse_cell`, whatever its source (an item name another zone's admin typed, an
+applicant name, a reason, a header): a text that a spreadsheet would run as a formula (``=``, ``+``,
+``-``, ``@``, tab or CR first) gets a leading apostrophe, and XLSX cells holding text are written as
+strings (type ``s``), never as formulas.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -40,9 +44,33 @@ DISAGREEMENT_FIELDS = {"name": "事项名称", "promised_days": "承诺时限（
 SPREADSHEET_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _safe(value: str) -> str:
-    """Keep spreadsheet programs from evaluating a cell (CSV/formula injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+#: What makes Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+
+
+def defuse_cell(value: Any) -> Any:
+    """The one rule for every exported cell: a text starting with a formula trigger (after any spaces,
+    which some programs strip) gets a leading apostrophe; numbers, dates and ``None`` pass unchanged."""
+    if isinstance(value, str) and value.lstrip(" ")[:1] in FORMULA_TRIGGERS:
+        return "'" + value
+    return value
+
+
+def _csv_bytes(header: list[str], rows: Iterable[list[Any]]) -> bytes:
+    """UTF-8 with a BOM, so Excel opens the Chinese text correctly on a double click."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for row in (header, *rows):
+        writer.writerow([defuse_cell(v) for v in row])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _append(ws: Any, row: list[Any]) -> None:
+    """One XLSX row, defused; text cells are typed as strings so nothing is ever stored as a formula."""
+    ws.append([defuse_cell(v) for v in row])
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def _local(value: datetime | None, tz: str) -> str:
@@ -64,21 +92,16 @@ def case_rows(cases: Iterable[Case], *, tz: str, now: datetime) -> Iterator[list
     for c in cases:
         yield [
             c.case_no, c.item.code, c.item.name, c.receiving_zone.name, c.handling_zone.name,
-            _safe(c.applicant.name), mask_id(c.applicant.id_number), _safe(mask_phone(c.applicant.phone)),
+            mask_text(c.applicant.name), mask_id(c.applicant.id_number), mask_phone(c.applicant.phone),
             STATE_LABELS.get(c.state, c.state), _local(c.received_at, tz), _local(c.due_at, tz),
             _local(c.decided_at, tz), timeliness(c, now), STEP_LABELS["zh-CN"].get(c.step or "", c.step or ""),
             _local(c.step_due_at, tz),
-            _safe(mask_text(c.last_reason or "")),
+            mask_text(c.last_reason or ""),
         ]
 
 
 def cases_csv(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
-    """UTF-8 with a BOM, so Excel opens the Chinese text correctly on a double click."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CASE_COLUMNS)
-    writer.writerows(case_rows(cases, tz=tz, now=now))
-    return buf.getvalue().encode("utf-8-sig")
+    return _csv_bytes(CASE_COLUMNS, case_rows(cases, tz=tz, now=now))
 
 
 def _style_header(ws: object, ncols: int) -> None:
@@ -106,9 +129,9 @@ def cases_xlsx(cases: Iterable[Case], *, tz: str, now: datetime) -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = "办件清单"
-    ws.append(CASE_COLUMNS)
+    _append(ws, CASE_COLUMNS)
     for row in case_rows(cases, tz=tz, now=now):
-        ws.append(row)
+        _append(ws, row)
     _style_header(ws, len(CASE_COLUMNS))
     _widths(ws, [26, 10, 22, 11, 11, 24, 22, 16, 10, 17, 17, 17, 14, 10, 17, 30])
     return _xlsx_bytes(wb)
@@ -151,11 +174,11 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     ws = wb.active
     assert ws is not None
     ws.title = f"{ev.year} 评估"
-    ws.append(EVALUATION_COLUMNS)
+    _append(ws, EVALUATION_COLUMNS)
     for r in [*ev.rows, ev.totals]:
-        ws.append([r.item_code, _safe(r.item_name), r.handling_zone, r.receiving_zone, r.received, r.decided,
-                   r.on_time, r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
-                   _safe(reasons(r.supplement_reasons)), r.return_rate, _safe(reasons(r.return_reasons))])
+        _append(ws, [r.item_code, r.item_name, r.handling_zone, r.receiving_zone, r.received, r.decided,
+                     r.on_time, r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
+                     reasons(r.supplement_reasons), r.return_rate, reasons(r.return_reasons)])
     for row in ws.iter_rows(min_row=2):
         for idx in (8, 11, 13):  # rates, 0-based
             row[idx].number_format = "0.0%"
@@ -166,12 +189,12 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     _style_header(ws, len(EVALUATION_COLUMNS))
     _widths(ws, [10, 22, 11, 11, 8, 8, 8, 8, 10, 12, 10, 10, 36, 10, 36])
     ws.append([])
-    ws.append([evaluation_title(ev), f"生成于 {_local(ev.generated_at, tz)}"])
+    _append(ws, [evaluation_title(ev), f"生成于 {_local(ev.generated_at, tz)}"])
 
     ds = wb.create_sheet("同事同标差异")
-    ds.append(["事项编码", "不一致项", "各辖区取值", "说明"])
+    _append(ds, ["事项编码", "不一致项", "各辖区取值", "说明"])
     for d in ev.disagreements:
-        ds.append([d.code, DISAGREEMENT_FIELDS.get(d.field, d.field),
+        _append(ds, [d.code, DISAGREEMENT_FIELDS.get(d.field, d.field),
                    "；".join(f"{z}: {v}" for z, v in d.values.items()), d.detail])
     _style_header(ds, 4)
     _widths(ds, [10, 16, 70, 50])

@@ -81,6 +81,10 @@ def load_specs(path: Path) -> list[ItemSpec]:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CatalogError(f"{path}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except RecursionError as exc:
+        raise CatalogError(f"{path}: nested too deeply to be a catalog") from exc
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     entries = raw.get("items") if isinstance(raw, dict) else raw

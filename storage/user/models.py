@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.db import Base
@@ -31,6 +31,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    #: Platform role (an admin who may edit what is alliance-wide: the whole notification routes file).
+    #: Granted only from the command line (``tongban user platform-admin``), never through the web UI.
+    platform_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     zone: Mapped[Zone] = relationship(lazy="joined")
 

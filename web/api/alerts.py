@@ -51,7 +51,7 @@ class DeliveryOut(BaseModel):
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(actor: ActorDep, runtime: RuntimeDep,
                 level: str | None = Query(None, pattern="^(warning|overdue|escalation)$"),
-                case_no: str | None = None, before_id: int | None = None,
+                case_no: str | None = None, before_id: int | None = Query(None, ge=1, le=2**63 - 1),
                 limit: int = Query(50, ge=1, le=500)) -> list[AlertOut]:
     """The caller's zone's alerts, newest first; page with ``before_id`` = the last id seen."""
     with transaction(runtime.session_factory) as s:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
 from states import documents, verify
+from states.identifiers import mask_text
 from states.intake import flows as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
@@ -26,8 +27,14 @@ from storage.db import transaction
 from web.api import schemas
 from web.auth import ActorDep, RuntimeDep
 from web.downloads import file_headers
+from web.hardening import json_value_problem
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+#: Paging bounds: far beyond any real list, and (page - 1) × per_page stays a 64-bit integer for the database.
+MAX_PAGE = 1_000_000
+#: The ``case`` JSON part of a receipt: a few KB in practice.
+MAX_CASE_PART = 1024 * 1024
 
 
 class EventIn(BaseModel):
@@ -68,11 +75,23 @@ async def receive_case(request: Request, actor: ActorDep,
     raw = form.get("case")
     if raw is None:
         raise PayloadInvalid("case", "the 'case' JSON part is missing")
-    text = (await raw.read()).decode() if isinstance(raw, UploadFile) else str(raw)
+    data = (await raw.read(MAX_CASE_PART + 1)) if isinstance(raw, UploadFile) else str(raw).encode("utf-8", "replace")
+    if len(data) > MAX_CASE_PART:
+        raise PayloadInvalid("case", "the 'case' part is larger than 1 MB")
     try:
-        case_form = ReceiveForm.model_validate(json.loads(text))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadInvalid("case", f"the 'case' part is not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        parsed = json.loads(text)
+        problem = json_value_problem(parsed)
+        if problem is not None:
+            raise PayloadInvalid("case", problem)
+        case_form = ReceiveForm.model_validate(parsed)
     except json.JSONDecodeError as exc:
         raise PayloadInvalid("case", f"not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise PayloadInvalid("case", "the 'case' JSON is nested too deeply") from exc
     except ValidationError as exc:
         err = exc.errors()[0]
         raise PayloadInvalid(".".join(str(p) for p in err["loc"]) or "case", err["msg"]) from exc
@@ -106,7 +125,7 @@ class CasePage(BaseModel):
 def list_cases(actor: ActorDep, runtime: RuntimeDep, state: str | None = None,
                side: str | None = Query(None, pattern="^(receiving|handling)$"),
                overdue: bool | None = None, q: str | None = None, item: str | None = None,
-               page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500)) -> CasePage:
+               page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int = Query(50, ge=1, le=500)) -> CasePage:
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
         rows, total = queue_service.list_cases(
@@ -117,7 +136,7 @@ def list_cases(actor: ActorDep, runtime: RuntimeDep, state: str | None = None,
 
 
 @router.get("/queue", response_model=list[schemas.CaseSummary])
-def work_queue(actor: ActorDep, runtime: RuntimeDep, page: int = Query(1, ge=1),
+def work_queue(actor: ActorDep, runtime: RuntimeDep, page: int = Query(1, ge=1, le=MAX_PAGE),
                per_page: int = Query(50, ge=1, le=500)) -> list[schemas.CaseSummary]:
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
@@ -156,16 +175,16 @@ async def attach_files(case_no: str, request: Request, actor: ActorDep,
         return [schemas.file_out(f) for f in (s.get(StoredFile, i) for i in ids) if f is not None]
 
 
-def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any) -> StreamingResponse:
+def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any, *, ours: bool = False) -> StreamingResponse:
     with transaction(runtime.session_factory) as s:
         case = _visible_case(runtime, s, actor, case_no)
         f = pick(case)
         if f is None:
             raise CaseNotFound(f"case {case_no} has no such file", case_no=case_no)
-        key, name, kind = f.object_key, f.filename, f.kind
+        key, name, kind = f.object_key, mask_text(f.filename), f.kind  # the name is shown back: masked
     media = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
              "json": "application/json"}.get(kind, "application/octet-stream")
-    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media, headers=file_headers(name))
+    return StreamingResponse(runtime.store.iter_bytes(key), media_type=media, headers=file_headers(name, ours=ours))
 
 
 @router.get("/cases/{case_no}/files/{file_id}")
@@ -179,7 +198,7 @@ def download_packet(case_no: str, actor: ActorDep,
                     runtime: RuntimeDep) -> StreamingResponse:
     """The transfer packet (转递材料包) in the handling zone's store."""
     return _stream_file(runtime, actor, case_no,
-                        lambda c: next((f for f in reversed(c.files) if f.purpose == "packet"), None))
+                        lambda c: next((f for f in reversed(c.files) if f.purpose == "packet"), None), ours=True)
 
 
 @router.get("/cases/{case_no}/receipt.pdf")

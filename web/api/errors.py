@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from states.calendar import UnknownYearError
@@ -79,6 +79,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"error": "database_unavailable",
                              "message": "the database cannot be reached; nothing was saved — try again shortly"},
                             status_code=503, headers={"Retry-After": "10"})
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # The last line of defence (routes bound their numbers): a value the database cannot hold —
+        # an integer beyond 64 bits (SQLite's OverflowError, PostgreSQL's out of range), a NUL in a text.
+        log.warning("value refused by the database on %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return JSONResponse({"error": "invalid", "message": "a value in the request is out of range or cannot "
+                             "be stored (nothing was changed)"}, status_code=422)
 
     @app.exception_handler(SQLAlchemyError)
     async def _db_refused(request: Request, exc: SQLAlchemyError) -> JSONResponse:

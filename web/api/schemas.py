@@ -1,4 +1,10 @@
-"""What the API shows of a case. Identifiers are masked except for the case's own two zones' detail view."""
+"""What the API shows of a case: PII masked on every field (DESIGN §5.6, issue 10.7).
+
+The applicant's ID number and phone are masked (``mask_id`` / ``mask_phone``); every text a person
+typed — the applicant's name, reasons, remarks, notes, file names, audit payloads — goes through the
+one free-text rule ``mask_text``. The full text stays in the stored record (and the hash chain is
+verified over it server-side: ``/verify``, ``tongban verify``); see docs/security-surfaces.md.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from states.calendar import PROVISIONAL_NOTE, UnknownYearError
-from states.identifiers import mask_id, mask_phone
+from states.identifiers import mask_id, mask_payload, mask_phone, mask_text
 from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
@@ -139,7 +145,7 @@ def summary(case: Case, now: datetime) -> dict[str, Any]:
     return dict(
         case_no=case.case_no, state=case.state, state_label=STATE_LABELS[case.state], version=case.version,
         item_code=case.item.code, item_name=case.item.name, receiving_zone=case.receiving_zone.code,
-        handling_zone=case.handling_zone.code, applicant_name=case.applicant.name,
+        handling_zone=case.handling_zone.code, applicant_name=mask_text(case.applicant.name),
         applicant_id=mask_id(case.applicant.id_number), received_at=case.received_at, due_at=case.due_at,
         step=case.step, step_due_at=case.step_due_at, due_provisional=bool(case.due_provisional),
         step_due_provisional=bool(case.step_due_provisional),
@@ -158,14 +164,15 @@ def calendar_of(case: Case, clock: Clock, watched_provisional: bool = False) -> 
 
 
 def file_out(f: StoredFile) -> FileOut:
-    return FileOut(id=f.id, purpose=f.purpose, filename=f.filename, kind=f.kind, size=f.size, sha256=f.sha256,
-                   page_count=f.page_count, zone=f.zone_code, material_id=f.material_id, created_at=f.created_at)
+    return FileOut(id=f.id, purpose=f.purpose, filename=mask_text(f.filename), kind=f.kind, size=f.size,
+                   sha256=f.sha256, page_count=f.page_count, zone=f.zone_code, material_id=f.material_id,
+                   created_at=f.created_at)
 
 
 def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None = None) -> CaseOut:
     clock_fields: dict[str, Any] = {}
     if clock is not None:
-        clock_fields["pauses"] = [PauseOut(reason=p.reason, started_at=p.started_at, ended_at=p.ended_at,
+        clock_fields["pauses"] = [PauseOut(reason=mask_text(p.reason), started_at=p.started_at, ended_at=p.ended_at,
                                            workdays=p.workdays) for p in pauses_of(case)]
         watched = deadlines_of(case)
         clock_fields["deadlines"] = [DeadlineOut(step=d.step, visit=d.visit, due_at=d.due_at, active=d.active,
@@ -182,9 +189,9 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
     return CaseOut(
         **summary(case, now), applicant_kind=case.applicant.kind, applicant_phone=mask_phone(case.applicant.phone),
         delivery_method=case.delivery_method, paused_since=case.paused_since, decided_at=case.decided_at,
-        closed_at=case.closed_at, last_reason=case.last_reason, assignee_id=case.assignee_id,
+        closed_at=case.closed_at, last_reason=mask_text(case.last_reason or ""), assignee_id=case.assignee_id,
         materials=[MaterialOut(id=m.id, name=m.name, required=m.required, provided=m.provided,
-                               paper_received=m.paper_received, verdict=m.verdict, remark=m.remark)
+                               paper_received=m.paper_received, verdict=m.verdict, remark=mask_text(m.remark or ""))
                    for m in case.materials],
         files=[file_out(f) for f in case.files],
         shipments=[ShipmentOut(direction=s.direction, carrier=s.carrier, tracking_no=s.tracking_no,
@@ -195,5 +202,5 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
 
 def audit_out(ev: AuditEvent) -> AuditOut:
     return AuditOut(seq=ev.seq, at=ev.at, actor=ev.actor, actor_role=ev.actor_role, event=ev.event,
-                    from_state=ev.from_state, to_state=ev.to_state, version=ev.version, payload=ev.payload,
-                    hash=ev.hash)
+                    from_state=ev.from_state, to_state=ev.to_state, version=ev.version,
+                    payload=mask_payload(ev.payload), hash=ev.hash)  # type: ignore[arg-type]

@@ -82,6 +82,13 @@ def install(app: FastAPI) -> None:
         key = {404: "error.404", 403: "error.403"}.get(exc.status_code, "error.title")
         return error_page(request, exc.status_code, translate(lang_of(request), key))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # e.g. /ui/admin/users/99999999999999999999999/…: beyond what the database holds, so no such row
+        if not _is_ui(request) or wants_json(request):
+            return await _delegate(OverflowError, request, exc)
+        return error_page(request, 404, translate(lang_of(request), "error.404"))
+
     @app.exception_handler(UnknownYearError)
     async def _calendar(request: Request, exc: UnknownYearError) -> Response:
         if not _is_ui(request):

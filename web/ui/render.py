@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from states.identifiers import mask_id, mask_phone
+from states.identifiers import mask_id, mask_phone, mask_text
 from states.runtime import Runtime
 from web.ui import i18n, views
 from web.ui.nav import NAV
@@ -25,6 +25,8 @@ def make_templates(runtime: Runtime) -> Jinja2Templates:
     tz = runtime.settings.timezone
     templates.env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": views.local_time(value, tz, fmt)
     templates.env.filters["size"] = views.human_size
+    #: the one free-text rule (states.identifiers.mask_text) for names, reasons, remarks, file names
+    templates.env.filters["mask"] = mask_text
     templates.env.globals.update(mask_id=mask_id, mask_phone=mask_phone, audit_detail=views.audit_detail)
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True

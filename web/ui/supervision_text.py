@@ -160,6 +160,10 @@ ZH: dict[str, str] = {
     "adm.routes_missing": "路由文件 {path} 尚不存在，保存后将创建。",
     "adm.routes_saved": "已保存通知路由，并校验通过。",
     "adm.routes_note": "此文件为全联盟共用，包含各通道地址（可能含令牌），请谨慎修改。",
+    "adm.routes_platform": "您是平台管理员：此处为整个路由文件（所有辖区、全局设置、邮件账户）。",
+    "adm.routes_zone": "此处只显示并可修改本区（{zone}）的通知通道（含地址）与 zones.{zone} 路由；"
+                       "其他辖区和平台级设置（语言、邮件账户、级别、摘要、\"*\"）由平台管理员维护。",
+    "adm.routes_shared": "可引用的平台通道（地址不显示）：{names}",
     "adm.save": "保存",
 }
 
@@ -316,6 +320,12 @@ EN: dict[str, str] = {
     "adm.routes_missing": "The routes file {path} does not exist yet; saving creates it.",
     "adm.routes_saved": "Notification routes saved and validated.",
     "adm.routes_note": "This file is shared by the whole alliance and holds channel URLs (possibly with tokens).",
+    "adm.routes_platform": "You are a platform admin: this is the whole routes file (every zone, global settings, "
+                           "the mail account).",
+    "adm.routes_zone": "Only your zone's ({zone}) channels (with their URLs) and zones.{zone} routes are shown "
+                       "and editable here; other zones and the platform-wide settings (language, mail account, "
+                       "levels, digest, \"*\") are kept by a platform admin.",
+    "adm.routes_shared": "Platform channels you may name (URLs not shown): {names}",
     "adm.save": "Save",
 }
 

@@ -1,7 +1,7 @@
 """Provisional deadlines for an unpublished calendar year; admin-entered holiday schedules (issue 12)
 
 Revision ID: 0006_provisional_calendar
-Revises: 0003_sessions
+Revises: 0005_zone_routes
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import storage.db
 
 revision: str = "0006_provisional_calendar"
-down_revision: str | None = "0003_sessions"
+down_revision: str | None = "0005_zone_routes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -151,7 +151,9 @@ def test_admin_edits_notification_routes_only_when_they_validate(tb: Tongban, tm
         good = {"channels": {"bj-ops": "json://127.0.0.1:9/hook"}, "zones": {"BJ-ETOWN": {"supervisor": ["bj-ops"]}}}
         r = tb.client.post("/ui/admin/routes", data={"csrf_token": csrf, "routes": json.dumps(good)},
                            follow_redirects=True)
-        assert r.status_code == 200 and json.loads(routes.read_text()) == good
+        # a zone admin's channel is recorded as that zone's (issue 10.9: routes are each zone's own)
+        assert r.status_code == 200 and json.loads(routes.read_text()) == {
+            "channels": {"bj-ops": {"url": "json://127.0.0.1:9/hook", "zone": "BJ-ETOWN"}}, "zones": good["zones"]}
     finally:
         tb.runtime.settings.notification_routes = None
         tb.client.cookies.clear()

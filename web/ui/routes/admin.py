@@ -2,11 +2,13 @@
 
 Admins only. An admin manages their own zone: its users, its contact details, the items it publishes
 (as handling zone). The other zones, their items and the disagreement report are shown read-only,
-because 同事同标 is about comparing with them. The notification routes file is alliance-wide.
+because 同事同标 is about comparing with them. The notification routes file is alliance-wide: a zone's
+admin sees and edits the zone's own part of it, a platform admin the whole file.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
-from notifications.routes import RoutesError, load_routes
+from notifications.routes import (
+    RoutesError,
+    load_routes,
+    merge_zone_view,
+    parse_routes,
+    platform_channel_names,
+    read_raw,
+    zone_view,
+)
 from states.reports import service as reports
 from states.transition.errors import Forbidden
 from storage.catalog import service as catalog
@@ -289,15 +299,23 @@ async def import_items(request: Request, user: UserDep, form: FormDep) -> Respon
     return _import_bytes(request, user, data, upload.filename or "catalog.json")
 
 
+def _display_name(filename: str) -> str:
+    """The uploaded file's name as the admin is told it (the last path part, printable, at most 80)."""
+    name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()).strip()
+    return (name if name not in ("", ".", "..") else "catalog.json")[:80]
+
+
 def _import_bytes(request: Request, user: UiUser, data: bytes, filename: str) -> Response:
     runtime = runtime_of(request)
+    shown = _display_name(filename)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(filename).name
+        # Never the client's name on disk: '..', '.', 300 characters or a path would not be a file here.
+        path = Path(tmp) / "catalog.json"
         path.write_bytes(data)
         try:
             specs = catalog.load_specs(path)
         except catalog.CatalogError as exc:
-            session_of(request).flash("error", str(exc).replace(str(path), Path(filename).name))
+            session_of(request).flash("error", str(exc).replace(str(path), shown))
             return _back("/ui/admin/items")
     for n, spec in enumerate(specs, start=1):
         if spec.zone != user.zone_code:
@@ -331,45 +349,98 @@ def catalog_report(request: Request, user: UserDep) -> Response:
 
 
 # --- notification routes -----------------------------------------------------------------------------
+# A zone's admin reads and rewrites only the zone's own part (its channels with their URLs, zones.<CODE>);
+# a platform admin (users.platform_admin, granted on the command line) the whole alliance-wide file.
+
+
+def _is_platform_admin(request: Request, user: UiUser) -> bool:
+    with transaction(runtime_of(request).session_factory) as s:
+        row = s.get(User, user.id)
+        return bool(row is not None and row.role == "admin" and row.platform_admin)
+
+
+def _zone_users(request: Request, user: UiUser) -> set[str]:
+    with transaction(runtime_of(request).session_factory) as s:
+        return set(s.scalars(select(User.username).where(User.zone_id == user.zone_id)))
+
+
+def _dump(data: Any, suffix: str) -> str:
+    if suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        return str(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _parse(text: str, suffix: str, shown_name: str) -> Any:
+    try:
+        if suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text) or {}
+        return json.loads(text) if text.strip() else {}
+    except Exception as exc:  # noqa: BLE001 - any parse error is the same refusal
+        raise RoutesError(f"{shown_name} is not valid {suffix or 'JSON'}: {exc}") from None
+
+
+def _routes_page(request: Request, user: UiUser, path: Path | None, *, text: str | None = None, error: str = "",
+                 status_code: int = 200) -> Response:
+    platform = _is_platform_admin(request, user)
+    exists = path is not None and Path(path).is_file()
+    shared: list[str] = []
+    if path is not None and text is None:
+        raw: dict[str, Any] = {}
+        if exists:
+            try:
+                raw = read_raw(Path(path))
+                load_routes(Path(path))
+            except RoutesError as exc:
+                error = str(exc)
+        if platform:
+            text = Path(path).read_text(encoding="utf-8") if exists else ""
+        else:
+            text = _dump(zone_view(raw, user.zone_code), Path(path).suffix)
+            shared = platform_channel_names(raw)
+    elif path is not None and not platform and exists:
+        try:
+            shared = platform_channel_names(read_raw(Path(path)))
+        except RoutesError:
+            shared = []
+    return _page(request, "admin/routes.html", status_code=status_code, routes_path=path, text=text or "",
+                 exists=exists, error=error, platform=platform, shared=shared)
 
 
 @router.get("/routes")
 def routes_page(request: Request, user: UserDep) -> Response:
     require_role(user, "admin")
-    path = runtime_of(request).settings.notification_routes
-    text, exists, problem = "", False, ""
-    if path is not None and Path(path).is_file():
-        exists = True
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            load_routes(Path(path))
-        except RoutesError as exc:
-            problem = str(exc)
-    return _page(request, "admin/routes.html", routes_path=path, text=text, exists=exists, error=problem)
+    return _routes_page(request, user, runtime_of(request).settings.notification_routes)
 
 
 @router.post("/routes")
 def save_routes(request: Request, user: UserDep, form: FormDep) -> Response:
-    """Validate with the notifications engine's own parser before anything is written."""
+    """Validate with the notifications engine's own parser before anything is written; a zone's admin's
+    text is their zone's part, merged into the file (refused when it reaches outside the zone)."""
     require_role(user, "admin")
     path = runtime_of(request).settings.notification_routes
     if path is None:
         raise Forbidden("no notification routes file is configured")
     path = Path(path)
     text = str(form.get("routes") or "").replace("\r\n", "\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        candidate = Path(tmp) / f"routes{path.suffix or '.json'}"
-        candidate.write_text(text, encoding="utf-8")
-        try:
-            load_routes(candidate)
-        except RoutesError as exc:
-            message = str(exc).replace(str(candidate), path.name)
-            return _page(request, "admin/routes.html", status_code=422, routes_path=path, text=text,
-                         exists=path.is_file(), error=message)
+    try:
+        if _is_platform_admin(request, user):
+            new_text = text
+            parse_routes(_parse(text, path.suffix, path.name), where=path.name)
+        else:
+            raw = read_raw(path) if path.is_file() else {}
+            merged = merge_zone_view(raw, user.zone_code, _parse(text, path.suffix, path.name),
+                                     zone_users=_zone_users(request, user), where=path.name)
+            parse_routes(merged, where=path.name)
+            new_text = _dump(merged, path.suffix)
+    except RoutesError as exc:
+        return _routes_page(request, user, path, text=text, error=str(exc), status_code=422)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(path.name + ".tmp")
-    tmp_path.write_text(text, encoding="utf-8")
+    tmp_path.write_text(new_text, encoding="utf-8")
     tmp_path.replace(path)  # atomic: a reader sees the old file or the new one
     _flash(request, "ok", "adm.routes_saved")
     return _back("/ui/admin/routes")
-

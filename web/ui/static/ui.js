@@ -13,6 +13,13 @@
   }
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
+  /* --- "back" on error pages (no javascript: URL: the CSP allows no inline script) --- */
+  document.querySelectorAll("a[data-history-back]").forEach(function (a) {
+    a.addEventListener("click", function (ev) {
+      if (window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+    });
+  });
+
   /* --- check digits: ports of states/identifiers.py (the server checks again) --- */
   var USCC = "0123456789ABCDEFGHJKLMNPQRTUWXY";
   var USCC_W = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
