@@ -16,6 +16,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from tests import servers
+from tests.app_harness import Tongban, start
 
 # Shared, noisy 2-core machines: property tests judge results, never per-example time.
 hypothesis_settings.register_profile("tongban", deadline=None)
@@ -93,6 +94,31 @@ def prefect_harness() -> Iterator[None]:
 
 
 # -- hooks ----------------------------------------------------------------------------------------
+
+
+# -- the app on each real backend pair, started once per session -----------------------------------
+# Here, at the root, so that every directory (tests/web, tests/security, …) shares the ONE instance
+# per session: a second definition of a session fixture is a second tongban on the same database.
+
+
+@pytest.fixture(scope="session")
+def tb_sqlite_fs(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Tongban]:
+    home = tmp_path_factory.mktemp("tongban-sqlite")
+    yield from start(home, f"sqlite:///{home / 'tongban.db'}", f"file://{home / 'objects'}")
+
+
+@pytest.fixture(scope="session")
+def tb_pg_s3(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str, s3_server: str,
+             prefect_harness: None) -> Iterator[Tongban]:
+    home = tmp_path_factory.mktemp("tongban-pg")
+    yield from start(home, pg_database_url, servers.s3_store_url(s3_server))
+
+
+@pytest.fixture(params=["sqlite+fs", "postgres+s3"])
+def tb(request: pytest.FixtureRequest) -> Tongban:
+    """Every story runs on both backend pairs."""
+    name = "tb_sqlite_fs" if request.param == "sqlite+fs" else "tb_pg_s3"
+    return request.getfixturevalue(name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

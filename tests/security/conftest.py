@@ -1,4 +1,4 @@
-"""Fixtures of the security stories: the app on both backend pairs (as in ``tests/web``), one more
+"""Fixtures of the security stories: the app on both backend pairs (``tests/conftest.py``), one more
 SQLite + filesystem tongban for the surface stories, and, for the stories that measure the server
 itself, a real ``tongban serve`` process. Each is started once per session."""
 
@@ -10,7 +10,6 @@ import pytest
 
 from tests.app_harness import Tongban, start
 from tests.security.files_support import ServedTongban, serve_tongban
-from tests.web.conftest import tb, tb_pg_s3, tb_sqlite_fs  # noqa: F401 - the same fixtures here
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,8 @@ NOT_ABOUT_CASES = {
     ("POST", "/ui/admin/zones/{code}"), ("POST", "/ui/admin/items/{item_id:int}"),
     ("POST", "/ui/admin/items/import"), ("POST", "/ui/admin/routes"), ("POST", "/ui/login"),
     ("POST", "/ui/logout"), ("POST", "/ui/receive"), ("POST", "/api/v1/cases"),
+    # a holiday schedule: the preview lists only cases the admin's zone is party to (rules.visible_clause)
+    ("POST", "/ui/admin/calendar/preview"), ("POST", "/ui/admin/calendar/apply"),
 }
 
 

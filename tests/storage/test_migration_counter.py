@@ -40,7 +40,7 @@ def _rows(c: sa.Connection) -> Callable[..., None]:
 
 
 def test_upgrade_backfills_paper_and_the_id_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TONGBAN_SECRET_KEY", "the-app-secret")
+    monkeypatch.setenv("TONGBAN_SECRET_KEY", "the-app-secret-of-this-migration-test-0123456789")
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0002")
     engine = sa.create_engine(url)
@@ -62,4 +62,4 @@ def test_upgrade_backfills_paper_and_the_id_hash(tmp_path: Path, monkeypatch: py
     engine.dispose()
     # ticked without a scan: paper; ticked with a scan: cannot be told apart, left unrecorded; untouched: no
     assert paper == {1: True, 2: False, 3: False}
-    assert hashed == digest(derive_key("the-app-secret"), USCC)
+    assert hashed == digest(derive_key("the-app-secret-of-this-migration-test-0123456789"), USCC)

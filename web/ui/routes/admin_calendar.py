@@ -14,12 +14,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from states.calendar import WorkCalendar
 from states.calendar.recompute import official_years, plan, publish
 from states.calendar.schedule import ScheduleInvalid, parse_schedule
+from states.transition.rules import visible_clause
 from storage.case.models import Case
 from storage.db import transaction
 from web.ui import calendar_text  # noqa: F401 - registers the page's strings
@@ -81,8 +82,7 @@ def preview(request: Request, user: UserDep, form: FormDep) -> Response:
         clock = runtime.make_clock(WorkCalendar(runtime.settings.calendar_override, official=official))
         moves = [m for m in plan(db_session=s, clock=clock) if m.open]
         mine_ids = set(s.scalars(select(Case.id).where(
-            Case.id.in_([m.case_id for m in moves]),
-            or_(Case.receiving_zone_id == user.zone_id, Case.handling_zone_id == user.zone_id))))
+            Case.id.in_([m.case_id for m in moves]), visible_clause(user.actor))))  # the one party rule
         s.rollback()  # a preview writes nothing
     mine = [m for m in moves if m.case_id in mine_ids]
     return render(request, "admin/calendar_preview.html", sections=SECTIONS, schedule=schedule, form=values,
