@@ -7,10 +7,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from storage.audit.models import AuditEvent
+from storage.case.models import Case
 
 GENESIS = "0" * 64
 
@@ -33,14 +36,46 @@ def last_event(*, db_session: Session, case_id: int) -> AuditEvent | None:
     return db_session.scalars(stmt).first()
 
 
+def head(*, db_session: Session, case_id: int) -> tuple[int, str]:
+    """The chain head kept on the case row: the last event's seq and hash (0 and GENESIS before any).
+
+    On PostgreSQL the case row is locked until the transaction ends, so two writers of one case's
+    trail take turns (on SQLite, ``BEGIN IMMEDIATE`` already serialises writers).
+    """
+    stmt = select(Case.audit_seq, Case.audit_head).where(Case.id == case_id)
+    if db_session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    seq, hash_ = db_session.execute(stmt).one()
+    return seq, hash_
+
+
+def canonical_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the database gives it back (JSON round trip): what the hash must cover."""
+    return json.loads(json.dumps(payload, ensure_ascii=False, default=str))  # type: ignore[no-any-return]
+
+
+def insert_event(*, db_session: Session, case_id: int, seq: int, prev_hash: str, hash: str, at: datetime,
+                 actor: str, actor_role: str, event: str, from_state: str | None, to_state: str, version: int,
+                 payload: dict[str, Any]) -> None:
+    """One INSERT of event ``seq``, its hash computed by the caller (:func:`event_hash`).
+
+    The caller moves the chain head on the case row (``audit_seq``, ``audit_head``) in the same
+    transaction — the transition service in its own UPDATE of the case, :func:`append` with an
+    UPDATE that leaves the case's version alone. ``uq_audit_case_seq`` refuses a second event with
+    the same number, should a writer ever skip the head.
+    """
+    db_session.execute(insert(AuditEvent).values(
+        case_id=case_id, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event, from_state=from_state,
+        to_state=to_state, version=version, payload=payload, prev_hash=prev_hash, hash=hash))
+
+
 def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, actor: str, actor_role: str,
            event: str, from_state: str | None, to_state: str, version: int,
            payload: dict[str, Any]) -> AuditEvent:
-    prev = last_event(db_session=db_session, case_id=case_id)
-    seq = prev.seq + 1 if prev else 1
-    prev_hash = prev.hash if prev else GENESIS
-    # Round-trip the payload through JSON so the hash covers exactly what the database keeps.
-    payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    """Append an event that is not a transition (a file attached, a result copied, a reassignment)."""
+    prev_seq, prev_hash = head(db_session=db_session, case_id=case_id)
+    seq = prev_seq + 1
+    payload = canonical_payload(payload)
     row = AuditEvent(
         case_id=case_id, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event,
         from_state=from_state, to_state=to_state, version=version, payload=payload, prev_hash=prev_hash,
@@ -50,6 +85,12 @@ def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, act
     )
     db_session.add(row)
     db_session.flush()
+    db_session.execute(update(Case).where(Case.id == case_id).values(audit_seq=seq, audit_head=row.hash)
+                       .execution_options(synchronize_session=False))
+    case = db_session.identity_map.get(identity_key(Case, case_id))
+    if isinstance(case, Case):  # keep a loaded row in step without marking it changed (no version bump)
+        set_committed_value(case, "audit_seq", seq)
+        set_committed_value(case, "audit_head", row.hash)
     return row
 
 
@@ -59,10 +100,15 @@ def list_events(*, db_session: Session, case_id: int) -> list[AuditEvent]:
 
 
 def verify_chain(*, db_session: Session, case_id: int, case_no: str) -> list[str]:
-    """Every problem found in the chain; empty means intact."""
+    """Every problem found in the chain; empty means intact.
+
+    Each event must be numbered in turn, link to the one before and hash to what it says; the last
+    one must be the head kept on the case row, so a trail cut short at its end shows too.
+    """
     problems: list[str] = []
     prev_hash = GENESIS
-    for expected_seq, ev in enumerate(list_events(db_session=db_session, case_id=case_id), start=1):
+    events = list_events(db_session=db_session, case_id=case_id)
+    for expected_seq, ev in enumerate(events, start=1):
         if ev.seq != expected_seq:
             problems.append(f"audit event #{expected_seq} is missing (found #{ev.seq})")
         if ev.prev_hash != prev_hash:
@@ -74,4 +120,10 @@ def verify_chain(*, db_session: Session, case_id: int, case_no: str) -> list[str
         if recomputed != ev.hash:
             problems.append(f"audit event #{ev.seq} ({ev.event}) was altered: its hash does not match")
         prev_hash = ev.hash
+    head_seq, head_hash = db_session.execute(
+        select(Case.audit_seq, Case.audit_head).where(Case.id == case_id)).one()
+    last_seq = events[-1].seq if events else 0
+    if (head_seq, head_hash) != (last_seq, prev_hash):
+        problems.append(f"the audit trail ends at #{last_seq}, but the case row's chain head is #{head_seq}: "
+                        "events were removed or added outside the system")
     return problems

@@ -16,13 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from states import identifiers
+from states.enums import CaseEvent, Form
 from states.intake import flows as intake
 from states.intake.uploads import Upload
-from states.lifecycle import STATE_LABELS
+from states.lifecycle import EVENTS, STATE_LABELS
 from states.queue import service as queue_service
+from states.transition import payloads
 from states.transition import service as transitions
-from states.transition.errors import CaseNotFound, TransitionError
+from states.transition.errors import CaseNotFound, PayloadInvalid, TransitionError
 from states.transition.rules import is_party
 from storage.audit import service as audit
 from storage.case.models import Case
@@ -37,10 +38,19 @@ from web.ui.session import UiUser
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-#: Events the page offers as one click, without a form of their own.
-ONE_CLICK = ("claim", "ready_for_pickup", "deliver")
-#: Events that need a reason (the transition service refuses them without one).
-WITH_REASON = ("reject", "return", "withdraw", "deny")
+#: Events the page offers as one click, without a form of their own (states/lifecycle.py EVENTS).
+ONE_CLICK = tuple(e.value for e, f in EVENTS.items() if f.form is Form.one_click)
+#: Events offered as a button with a required reason, outside any panel.
+REASON_ONLY = tuple(e.value for e, f in EVENTS.items() if f.form is Form.reason)
+#: Events whose payload carries a reason (required or not): the form's ``reason`` goes with them.
+WITH_REASON = tuple(e.value for e, m in payloads.MODELS.items() if "reason" in m.model_fields)
+#: event → the panel of _case_actions.html that offers it.
+PANEL_OF = {e.value: f.panel for e, f in EVENTS.items() if f.form is Form.panel and f.panel}
+
+
+def panels(events: list[str]) -> set[str]:
+    """The panels of the case page to show for the events this user may send now."""
+    return {PANEL_OF[e] for e in events if e in PANEL_OF}
 
 
 def visible_case(s: Session, user: UiUser, case_no: str) -> Case:
@@ -74,7 +84,7 @@ def case_page(request: Request, case_no: str, user: UserDep) -> Response:
                                    and case.state in states),
             files_of={m.id: [f for f in case.files if f.material_id == m.id] for m in case.materials},
             on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
-            one_click=ONE_CLICK, with_reason=WITH_REASON,
+            one_click=ONE_CLICK, reason_only=REASON_ONLY, panels=panels(transitions.events_for(user.actor, case)),
         )
 
 
@@ -94,30 +104,33 @@ class _Refused(Exception):
 
 
 def _payload(event: str, form: FormData, lang: str) -> dict[str, Any]:
-    """The event's payload from the form fields of its panel on the case page."""
+    """The event's payload from the form fields of its panel, checked by the event's own model."""
     text = {k: str(v).strip() for k, v in form.multi_items() if isinstance(v, str)}
     payload: dict[str, Any] = {}
     if text.get("note"):
         payload["note"] = text["note"]
-    if event in WITH_REASON or event == "request_supplement":
+    if event in WITH_REASON:
         payload["reason"] = text.get("reason", "")
-    if event in ("precheck_pass", "request_supplement"):
+    if event in (CaseEvent.precheck_pass, CaseEvent.request_supplement):
         marked = [{"material_id": int(k[len("verdict_"):]), "problem": v,
                    "note": text.get(f"note_{k[len('verdict_'):]}", "")}
                   for k, v in text.items() if k.startswith("verdict_") and v in ("missing", "defective")]
-        if event == "precheck_pass" and marked:
+        if event == CaseEvent.precheck_pass and marked:
             raise _Refused(translate(lang, "precheck.conflict"))
-        if event == "request_supplement":
+        if event == CaseEvent.request_supplement:
             if not marked:
                 raise _Refused(translate(lang, "precheck.none_marked"))
             payload["materials"] = marked
-    if event == "mail_result":
+    if event == CaseEvent.mail_result:
         payload["carrier"] = text.get("carrier", "")
-        try:  # bilingual reason next to the field; the transition service validates again
-            payload["tracking_no"] = identifiers.validate_s10(text.get("tracking_no", ""), field="tracking_no")
-        except identifiers.IdentifierError as exc:
-            raise _Refused(exc.message_zh if lang == "zh" else exc.message) from exc
-    return payload
+        payload["tracking_no"] = text.get("tracking_no", "")
+    if event not in payloads.MODELS or event in (CaseEvent.approve, CaseEvent.deny):
+        return payload  # unknown: the service refuses it; decisions: the result document comes next
+    try:  # the same model the service checks with: the reason shows next to the form, in the page's language
+        return payloads.parse(event, payload).model_dump(exclude={"event", "version"}, exclude_defaults=True)
+    except PayloadInvalid as exc:
+        head = translate(lang, "error.invalid")
+        raise _Refused(f"{head} {exc.field}：{exc.reason_zh}" if lang == "zh" else f"{head} {exc.message}") from exc
 
 
 def refusal_text(lang: str, exc: TransitionError) -> str:
