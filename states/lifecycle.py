@@ -255,7 +255,7 @@ def gaps(tables: Iterable[Table], *, machine: type[StateMachine] = CaseLifecycle
     must be added); job kinds are those :data:`EVENTS` names, plus ``jobs``.
     """
     states = {s.value for s in machine.states}
-    events = {e.id for e in machine.events}
+    events = {e.id for e in machine.events}  # type: ignore[attr-defined]
     kinds = {k.value for f in EVENTS.values() for k in f.jobs} | set(jobs or ())
     wanted = {"states": states, "events": events, "all_events": events | {E.receive.value}, "jobs": kinds}
     out = []

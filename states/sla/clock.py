@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from states.calendar import WorkCalendar
@@ -45,6 +46,29 @@ DECIDED = frozenset(s for s, f in STATES.items() if f.decided)
 ORIGINALS_ARRIVED = frozenset(s for s, f in STATES.items() if f.originals_arrived) | TERMINAL
 #: Steps whose deadline is watched on its own; ``decide`` ends at the overall deadline, which is watched.
 WATCHED_STEPS = frozenset({Step.precheck, Step.forward, Step.accept, Step.mailback})
+
+
+@dataclass
+class _Watch:
+    """What :meth:`Clock.schedule` reads and writes of a watched deadline, without the ORM row."""
+
+    started_at: datetime
+    due_at: datetime
+    next_level: str | None = None
+    next_alert_at: datetime | None = None
+
+
+_deadlines = cast(Table, CaseDeadline.__table__)
+_RETIRE_STEPS = (update(_deadlines)
+                 .where(_deadlines.c.case_id == bindparam("p_case_id"), _deadlines.c.step != OVERALL,
+                        _deadlines.c.active.is_(True))
+                 .values(active=False, ended_at=bindparam("p_now", type_=_deadlines.c.ended_at.type),
+                         next_alert_at=None))
+_WATCH_STEP = insert(_deadlines).values(
+    case_id=bindparam("p_case_id"), step=bindparam("p_step"), active=True,
+    visit=(select(func.coalesce(func.max(_deadlines.c.visit), 0) + 1)
+           .where(_deadlines.c.case_id == bindparam("p_case_id"), _deadlines.c.step == bindparam("p_step"))
+           .scalar_subquery()))
 
 
 @dataclass(frozen=True)
@@ -240,7 +264,7 @@ class Clock:
         self.watch_steps_sql(session, case.id, now, left=STEP_OF_STATE.get(previous or ""), entered=case.step,
                              due_at=case.step_due_at)
 
-    def watch_steps_sql(self, session: Session, case_id: int, now: datetime, *, left: str | None,
+    def watch_steps_sql(self, conn: Session | Connection, case_id: int, now: datetime, *, left: str | None,
                         entered: str | None, due_at: datetime | None) -> None:
         """The common transition — a step change with the overall deadline untouched — in two
         statements and no read: retire the step left, insert the next visit of the step entered.
@@ -249,21 +273,13 @@ class Clock:
         only keeps a transition cheap (docs/performance.md).
         """
         if left in WATCHED_STEPS:
-            session.execute(
-                update(CaseDeadline)
-                .where(CaseDeadline.case_id == case_id, CaseDeadline.step != OVERALL,
-                       CaseDeadline.active.is_(True))
-                .values(active=False, ended_at=now, next_alert_at=None)
-                .execution_options(synchronize_session=False))
+            conn.execute(_RETIRE_STEPS, {"p_case_id": case_id, "p_now": now})
         if entered not in WATCHED_STEPS or due_at is None:
             return
-        row = CaseDeadline(step=entered, visit=0, started_at=now, due_at=due_at)
-        self.schedule(row, "warning")
-        visit = (select(func.coalesce(func.max(CaseDeadline.visit), 0) + 1)
-                 .where(CaseDeadline.case_id == case_id, CaseDeadline.step == entered).scalar_subquery())
-        session.execute(insert(CaseDeadline).values(
-            case_id=case_id, step=entered, visit=visit, started_at=now, due_at=due_at,
-            active=True, next_level=row.next_level, next_alert_at=row.next_alert_at))
+        row = _Watch(started_at=now, due_at=due_at)
+        self.schedule(row, "warning")  # type: ignore[arg-type]
+        conn.execute(_WATCH_STEP, {"p_case_id": case_id, "p_step": entered, "started_at": now, "due_at": due_at,
+                                   "next_level": row.next_level, "next_alert_at": row.next_alert_at})
 
     @staticmethod
     def _retire(d: CaseDeadline, now: datetime) -> None:

@@ -29,10 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import Table as SqlTable
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -114,27 +115,51 @@ class _CaseView:
     item: _ItemView
 
 
-def _missing_required() -> Any:
-    has_file = exists().where(StoredFile.case_id == Case.id, StoredFile.material_id == Material.id)
-    return (select(func.count()).select_from(Material)
-            .where(Material.case_id == Case.id, Material.required.is_(True), Material.provided.is_(False), ~has_file)
-            .correlate(Case).scalar_subquery())
+# The direct path's statements are built once, on the tables (not the mapped classes: no ORM
+# bookkeeping per call), with bind parameters; each call only binds values.
+_cases, _items, _materials, _files = (cast(SqlTable, m.__table__) for m in (Case, Item, Material, StoredFile))
+_has_file = (exists().where(_files.c.case_id == _cases.c.id, _files.c.material_id == _materials.c.id)
+             .correlate(_cases, _materials))
+_MISSING = (select(func.count()).select_from(_materials)
+            .where(_materials.c.case_id == _cases.c.id, _materials.c.required.is_(True),
+                   _materials.c.provided.is_(False), ~_has_file)
+            .correlate(_cases).scalar_subquery())
+_READ = (select(_cases.c.id, _cases.c.case_no, _cases.c.state, _cases.c.version, _cases.c.receiving_zone_id,
+                _cases.c.handling_zone_id, _cases.c.due_at, _cases.c.step, _cases.c.paused_since,
+                _cases.c.audit_seq, _cases.c.audit_head, _MISSING,
+                _items.c.mail_side, _items.c.promised_days, _items.c.step_targets)
+         .join_from(_cases, _items, _items.c.id == _cases.c.item_id)
+         .where(_cases.c.case_no == bindparam("p_case_no")))
+_READ_LOCKED = _READ.with_for_update(of=_cases)
+_MATERIALS_OK = (update(_materials)
+                 .where(_materials.c.case_id == bindparam("p_case_id"),
+                        or_(_materials.c.provided.is_(True),
+                            exists().where(_files.c.case_id == bindparam("p_case_id"),
+                                           _files.c.material_id == _materials.c.id)))
+                 .values(verdict="ok"))
+_SHIPMENT = insert(cast(SqlTable, Shipment.__table__))
 
 
-_MISSING = _missing_required()
+def _case_update(extra: frozenset[str]) -> Any:
+    """UPDATE cases … WHERE id = ? AND version = ? (the optimistic lock), with the event's own columns."""
+    cols = ("state", "version", "step", "step_started_at", "step_due_at", "updated_at", "audit_seq", "audit_head",
+            *sorted(extra))
+    return (update(_cases).where(_cases.c.id == bindparam("p_id"), _cases.c.version == bindparam("p_read_version"))
+            .values({c: bindparam(f"p_{c}", type_=_cases.c[c].type) for c in cols}))
+
+
+_CASE_UPDATES: dict[frozenset[str], Any] = {}
 
 
 def _read(db_session: Session, case_no: str) -> _CaseView:
-    stmt = (select(Case.id, Case.case_no, Case.state, Case.version, Case.receiving_zone_id, Case.handling_zone_id,
-                   Case.due_at, Case.step, Case.paused_since, Case.audit_seq, Case.audit_head, _MISSING,
-                   Item.mail_side, Item.promised_days, Item.step_targets)
-            .join(Item, Item.id == Case.item_id).where(Case.case_no == case_no))
-    if db_session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Case)
-    row = db_session.execute(stmt).first()
+    if db_session.new or db_session.dirty or db_session.deleted:
+        db_session.flush()  # what the caller changed before must be in the rows read here
+    conn = db_session.connection()
+    stmt = _READ_LOCKED if conn.dialect.name == "postgresql" else _READ
+    row = conn.execute(stmt, {"p_case_no": case_no}).first()
     if row is None:
         raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
-    return _CaseView(*row[:12], item=_ItemView(row[12], row[13], row[14] or {}))  # type: ignore[arg-type]
+    return _CaseView(*row[:12], item=_ItemView(row[12], row[13], row[14] or {}))  # type: ignore[arg-type, misc]
 
 
 # --- the transition ------------------------------------------------------------------------------
@@ -163,7 +188,7 @@ def apply_event(*, db_session: Session, case_no: str, actor: Actor, event: str, 
     return applied
 
 
-def _check(case: CaseLike, actor: Actor, event: str, version: int | None) -> CaseState:
+def _check(case: _CaseView, actor: Actor, event: str, version: int | None) -> CaseState:
     """Party, known event, role and zone, state, version — in that order; the next state."""
     case_no = getattr(case, "case_no", "")
     if not is_party(actor, case):
@@ -204,7 +229,6 @@ def _audit_and_jobs(db_session: Session, *, case_id: int, case_no: str, seq: int
         outbox.enqueue(db_session=db_session, kind=kind.value, case_id=case_id,
                        dedupe_key=f"{kind.value}:{case_no}:v{version}", available_at=now,
                        payload={"case_no": case_no, "event": event.value, "version": version})
-    return digest
 
 
 # --- the direct path -----------------------------------------------------------------------------
@@ -225,9 +249,7 @@ def _direct_precheck_pass(db_session: Session, case: _CaseView, actor: Actor, bo
                           values: dict[str, Any]) -> dict[str, Any]:
     if case.missing_required:
         _refuse_missing(db_session, case.id)
-    has_file = exists().where(StoredFile.case_id == case.id, StoredFile.material_id == Material.id)
-    db_session.execute(update(Material).where(Material.case_id == case.id, or_(Material.provided.is_(True), has_file))
-                       .values(verdict="ok").execution_options(synchronize_session=False))
+    db_session.connection().execute(_MATERIALS_OK, {"p_case_id": case.id})
     return _note(body)
 
 
@@ -239,8 +261,8 @@ def _direct_claim(db_session: Session, case: _CaseView, actor: Actor, body: Any,
 
 def _direct_mail_result(db_session: Session, case: _CaseView, actor: Actor, body: Any, now: datetime,
                         values: dict[str, Any]) -> dict[str, Any]:
-    db_session.execute(insert(Shipment).values(case_id=case.id, direction="result", carrier=body.carrier,
-                                               tracking_no=body.tracking_no, sent_at=now, extra={}))
+    db_session.connection().execute(_SHIPMENT, {"case_id": case.id, "direction": "result", "carrier": body.carrier,
+                                                "tracking_no": body.tracking_no, "sent_at": now, "extra": {}})
     return {"carrier": body.carrier, "tracking_no": body.tracking_no}
 
 
@@ -261,20 +283,23 @@ def _apply_direct(db_session: Session, case: _CaseView, actor: Actor, event: Cas
                   body: Any, now: datetime, clock: Clock) -> Applied:
     values: dict[str, Any] = {}
     audit_payload = audit.canonical_payload(_DIRECT[event](db_session, case, actor, body, now, values))
+    conn = db_session.connection()
     step = STEP_OF_STATE[target]
     step_due = clock.step_due(step, now, due_at=case.due_at, step_targets=case.item.step_targets)
-    clock.watch_steps_sql(db_session, case.id, now, left=STEP_OF_STATE.get(case.state), entered=step,
-                          due_at=step_due)
+    clock.watch_steps_sql(conn, case.id, now, left=STEP_OF_STATE.get(case.state), entered=step, due_at=step_due)
     version, seq = case.version + 1, case.audit_seq + 1
     digest = audit.event_hash(case_no=case.case_no, seq=seq, at=now, actor=actor.username, actor_role=actor.role,
                               event=event.value, from_state=case.state, to_state=target.value, version=version,
                               payload=audit_payload, prev_hash=case.audit_head)
-    res = db_session.execute(
-        update(Case).where(Case.id == case.id, Case.version == case.version)
-        .values(state=target.value, version=version, step=step, step_started_at=now if step else None,
-                step_due_at=step_due, updated_at=now, audit_seq=seq, audit_head=digest, **values)
-        .execution_options(synchronize_session=False))
-    if res.rowcount != 1:  # type: ignore[attr-defined]
+    extra = frozenset(values)
+    stmt = _CASE_UPDATES.get(extra)
+    if stmt is None:
+        stmt = _CASE_UPDATES[extra] = _case_update(extra)
+    res = conn.execute(stmt, {
+        "p_id": case.id, "p_read_version": case.version, "p_version": version, "p_state": target.value, "p_step": step,
+        "p_step_started_at": now if step else None, "p_step_due_at": step_due, "p_updated_at": now,
+        "p_audit_seq": seq, "p_audit_head": digest, **{f"p_{k}": v for k, v in values.items()}})
+    if res.rowcount != 1:
         raise VersionConflict(f"case {case.case_no} changed meanwhile; reload and try again")
     _audit_and_jobs(db_session, case_id=case.id, case_no=case.case_no, seq=seq, prev_hash=case.audit_head,
                     digest=digest, actor=actor, event=event, from_state=case.state, to_state=target.value,

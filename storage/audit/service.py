@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -64,9 +64,13 @@ def insert_event(*, db_session: Session, case_id: int, seq: int, prev_hash: str,
     UPDATE that leaves the case's version alone. ``uq_audit_case_seq`` refuses a second event with
     the same number, should a writer ever skip the head.
     """
-    db_session.execute(insert(AuditEvent).values(
-        case_id=case_id, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event, from_state=from_state,
-        to_state=to_state, version=version, payload=payload, prev_hash=prev_hash, hash=hash))
+    db_session.connection().execute(_INSERT, {
+        "case_id": case_id, "seq": seq, "at": at, "actor": actor, "actor_role": actor_role, "event": event,
+        "from_state": from_state, "to_state": to_state, "version": version, "payload": payload,
+        "prev_hash": prev_hash, "hash": hash})
+
+
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, actor: str, actor_role: str,
