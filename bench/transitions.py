@@ -1,5 +1,8 @@
 """Transitions per second: 预审通过 (precheck_pass) through the transition service, one transaction each.
 
+Also counted, machine-independent: the SQL statements each event kind sends (``WALKS`` drive cases
+through every event), printed after the figure and kept in the JSON.
+
 ``precheck_pass`` is the event that writes all three things a transition can write: the case row
 (state, version, step clock), the hash-chained audit event and an outbox job (``forward``). The
 baseline is what a hand-written version needs at the least: the same three statements as bare SQL
@@ -15,8 +18,10 @@ from typing import Any
 from sqlalchemy import event, text
 
 from bench.data import ReceivedCase, add_received_cases, prepare_world
-from bench.runner import BENCH_NOW, BenchDB, Profile, Result
-from states.transition.service import apply_event
+from bench.runner import BENCH_NOW, BenchDB, Profile, Result, console
+from states.transition.rules import SYSTEM, may_send
+from states.transition.service import apply_event, get_case
+from storage.case.models import StoredFile
 from storage.db import transaction
 
 NAME = "transitions"
@@ -69,7 +74,8 @@ def statements_per_transition(db: BenchDB, cases: list[ReceivedCase]) -> tuple[f
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split())[:90])
+        if not statement.lstrip().upper().startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE: both sides send it
+            seen.append(" ".join(statement.split())[:90])
 
     event.listen(db.runtime.engine, "before_cursor_execute", count)
     try:
@@ -80,11 +86,67 @@ def statements_per_transition(db: BenchDB, cases: list[ReceivedCase]) -> tuple[f
     return per, seen[: round(per)]
 
 
+#: Walks through the lifecycle that together send every event a person or the system sends.
+WALKS: tuple[tuple[str, ...], ...] = (
+    ("precheck_pass", "forward", "accept", "claim", "approve", "mail_result", "deliver"),
+    ("request_supplement", "supplement", "precheck_pass", "forward", "return", "supplement", "reject"),
+    ("precheck_pass", "forward", "accept", "claim", "deny", "ready_for_pickup", "deliver"),
+    ("withdraw",),
+)
+
+
+def statements_per_event(db: BenchDB, cases: list[ReceivedCase]) -> dict[str, int]:
+    """Statements each event kind sends, BEGIN and COMMIT included (one transaction per event)."""
+    rt = db.runtime
+    actors = [*db.users.values(), SYSTEM]
+    counts: dict[str, int] = {}
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    for walk, c in zip(WALKS, cases, strict=False):
+        for name in walk:
+            with transaction(rt.session_factory) as s:
+                case = get_case(db_session=s, case_no=c.case_no)
+                actor = next(a for a in actors if may_send(a, case, name) and not a.is_system) \
+                    if name not in ("forward",) else SYSTEM
+                payload = _payload_for(s, case, name)
+            seen.clear()
+            event.listen(rt.engine, "before_cursor_execute", count)
+            try:
+                with transaction(rt.session_factory) as s:
+                    apply_event(db_session=s, case_no=c.case_no, actor=actor, event=name, version=None,
+                                payload=payload, now=BENCH_NOW, clock=rt.clock)
+            finally:
+                event.remove(rt.engine, "before_cursor_execute", count)
+            # BEGIN (SQLite: BEGIN IMMEDIATE, sent as a statement) and COMMIT (a driver call) included.
+            counts.setdefault(name, len(seen) + (1 if db.dialect == "postgresql" else 0) + 1)
+    return counts
+
+
+def _payload_for(s: Any, case: Any, name: str) -> dict[str, Any]:
+    if name in ("reject", "withdraw", "return"):
+        return {"reason": "bench"}
+    if name == "request_supplement":
+        return {"materials": [{"material_id": case.materials[0].id, "problem": "missing"}]}
+    if name in ("approve", "deny"):
+        doc = StoredFile(case_id=case.id, purpose="result", zone_code="bench", filename="决定书.pdf", kind="pdf",
+                         size=1, sha256="0" * 64, object_key=f"bench/{case.case_no}/{name}.pdf")
+        s.add(doc)
+        s.flush()
+        return {"result_file_id": doc.id, "reason": "bench"}
+    if name == "mail_result":
+        return {"carrier": "EMS", "tracking_no": "RR473124829GB"}
+    return {}
+
+
 def run(db: BenchDB, profile: Profile) -> list[Result]:
     world = prepare_world(db, applicants=50)
     n = profile.transitions
-    cases = add_received_cases(db, world, 2 * n + 5)
-    baseline_cases, service_cases, counted = cases[:n], cases[n:2 * n], cases[2 * n:]
+    cases = add_received_cases(db, world, 2 * n + 5 + len(WALKS))
+    baseline_cases, service_cases, counted = cases[:n], cases[n:2 * n], cases[2 * n:2 * n + 5]
+    walked = cases[2 * n + 5:]
     # Warm both paths (connection pool, statement caches, the lifecycle class) before timing.
     warm = 10
     _bare_sql(db, baseline_cases[:warm])
@@ -100,13 +162,18 @@ def run(db: BenchDB, profile: Profile) -> list[Result]:
         serv_s += _service(db, service_cases[lo:hi])
         done += hi - lo
     per, first = statements_per_transition(db, counted)
+    by_event = statements_per_event(db, walked)
+    console.print(f"[bold]statements per event[/bold] ({db.backend}, BEGIN and COMMIT included; bare SQL: "
+                  f"{3 + 2}): " + ", ".join(f"{k} {v}" for k, v in by_event.items()))
     rate, base_rate = done / serv_s, done / base_s
+    floor = 500 if db.dialect == "postgresql" else 1000  # transitions/s on a quiet 2-core machine
     ratio = base_rate / rate
     return [Result(
         name="transition (state + audit + outbox)", backend=db.backend, value=rate, unit="/s",
         baseline=base_rate, baseline_label="bare UPDATE + 2 INSERT", ratio=ratio,
-        target="≤ 3× baseline and ≥ 300/s", passed=ratio <= 3 and rate >= 300, n=done,
+        target=f"≤ 3× baseline and ≥ {floor}/s", passed=ratio <= 3 and rate >= floor, n=done,
         note=f"{per:.0f} SQL statements per transition (bare: 3), plus BEGIN/COMMIT" if first else "",
         extra={"ms_per_transition": 1000 / rate, "ms_per_bare": 1000 / base_rate,
-               "statements_per_transition": per, "statements": first},
+               "statements_per_transition": per, "statements": first,
+               "statements_per_event_with_begin_commit": by_event},
     )]

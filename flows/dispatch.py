@@ -37,6 +37,8 @@ from uuid import UUID
 
 from flows.checkpoints import checkpoint
 from flows.retry import TRANSIENT, describe, is_transient
+from states.enums import JobKind
+from states.lifecycle import JOBS, Table
 from states.runtime import Runtime
 from storage.db import transaction
 from storage.outbox import service as outbox
@@ -63,10 +65,14 @@ def _mailback(runtime: Runtime, payload: dict[str, Any]) -> object:
 
 
 #: job kind → what runs it in embedded mode (a Prefect flow, run in this process).
-HANDLERS: dict[str, Handler] = {"forward": _forward, "mailback": _mailback}
+HANDLERS: dict[str, Handler] = {JobKind.forward: _forward, JobKind.mailback: _mailback}
 
-#: job kind → ``flow-name/deployment-name`` of prefect.yaml that runs it in distributed mode.
-DEPLOYMENTS: dict[str, str] = {"forward": "forward-case/forward-case", "mailback": "mailback/mailback"}
+#: job kind → ``flow-name/deployment-name`` of prefect.yaml that runs it in distributed mode
+#: (declared with the job kind in states/lifecycle.py JOBS).
+DEPLOYMENTS: dict[str, str] = {kind.value: facts.deployment for kind, facts in JOBS.items()}
+
+#: For the lifecycle's completeness check (tests/states/test_lifecycle.py).
+TABLES = [Table("flows/dispatch.py HANDLERS", "jobs", [str(k) for k in HANDLERS])]
 
 
 def _parameters(kind: str, payload: dict[str, Any]) -> dict[str, Any]:

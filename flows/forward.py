@@ -19,6 +19,7 @@ from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TRANSIENT, transient_only
 from flows.runtime import current
 from states import documents
+from states.enums import CaseEvent, CaseState
 from states.identifiers import mask_text
 from states.runtime import Runtime
 from states.transition import service as transitions
@@ -74,7 +75,7 @@ def plan(runtime: Runtime, case_no: str) -> ForwardPlan | None:
     """What to send; None when the case is no longer waiting to be forwarded (already done)."""
     with transaction(runtime.session_factory) as s:
         case = transitions.get_case(db_session=s, case_no=case_no)
-        if case.state != "prechecked":
+        if case.state != CaseState.prechecked:
             return None
         names = {m.id: m.name for m in case.materials}
         files = tuple(
@@ -153,7 +154,7 @@ def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int
     checkpoint("forward.before_record", case_no=p.case_no)
     with transaction(runtime.session_factory) as s:
         case = transitions.get_case(db_session=s, case_no=p.case_no, for_update=True)
-        if case.state != "prechecked":
+        if case.state != CaseState.prechecked:
             return False  # another run got there first
         zone = p.handling_zone
         # A case forwarded again (returned, supplemented) keeps the copies it already has: same
@@ -173,7 +174,7 @@ def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int
                                      created_by="system"))
         s.flush()
         checkpoint("forward.recording", case_no=p.case_no, db_session=s)
-        transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event="forward", version=None,
+        transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event=CaseEvent.forward, version=None,
                                 payload={"packet_sha256": packet_sha, "manifest_sha256": man_sha,
                                          "files": len(p.files), "pages": pages},
                                 now=runtime.now(), clock=runtime.clock)

@@ -40,6 +40,7 @@ from flows.runtime import current
 from notifications import ledger
 from notifications.routes import RoutesError, load_routes
 from states import identifiers
+from states.enums import CaseEvent, CaseState
 from states.runtime import Runtime
 from states.sla.sweep import Recipients
 from states.transition import service as transitions
@@ -227,9 +228,9 @@ def confirm_delivery(runtime: Runtime, p: MailbackPlan) -> bool:
     c = p.confirmation
     with transaction(runtime.session_factory) as s:
         case = transitions.get_case(db_session=s, case_no=p.case_no, for_update=True)
-        if case.state != "mailed":
+        if case.state != CaseState.mailed:
             return False  # delivered meanwhile (a clerk, or another run)
-        transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event="deliver", version=None,
+        transitions.apply_event(db_session=s, case_no=p.case_no, actor=SYSTEM, event=CaseEvent.deliver, version=None,
                                 # The deliver effect keeps the note: everything the confirmation said.
                                 payload={"note": f"carrier confirmed delivery of {c.tracking_no} at "
                                                  f"{c.confirmed_at} ({c.confirmed_by})"},
@@ -262,7 +263,7 @@ def record_carrier_confirmation(*, db_session: Session, tracking_no: str, confir
         raise ConfirmationError(exc.message) from exc
     stmt = (select(Shipment, Case).join(Case, Shipment.case_id == Case.id)
             .where(Shipment.tracking_no == tracking, Shipment.direction == "result",
-                   Shipment.delivered_at.is_(None), Case.state == "mailed"))
+                   Shipment.delivered_at.is_(None), Case.state == CaseState.mailed))
     if case_no:
         stmt = stmt.where(Case.case_no == case_no)
     found = list(db_session.execute(stmt).unique().all())

@@ -41,6 +41,8 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
 from flows.runtime import current
+from states.enums import JobKind
+from states.lifecycle import JOBS
 from states.runtime import Runtime
 from states.transition import service as transitions
 from storage.case.models import Case, StoredFile
@@ -53,11 +55,9 @@ __all__ = ["ReconcileReport", "reconcile", "reconcile_plain"]
 
 log = logging.getLogger("tongban.reconcile")
 
-#: Which flow does the work of each state (the automated steps).
-STEP_JOBS: dict[str, tuple[str, ...]] = {
-    "forward": ("prechecked",),
-    "mailback": ("approved", "denied", "mailed", "awaiting_pickup"),
-}
+#: Which flow does the work of each state (the automated steps), derived from states/lifecycle.py JOBS.
+STEP_JOBS: dict[str, tuple[str, ...]] = {kind.value: tuple(s.value for s in facts.waiting_in)
+                                         for kind, facts in JOBS.items()}
 ACTIVE = ("pending", "running")
 
 
@@ -114,7 +114,7 @@ def redispatch_failed(runtime: Runtime, *, limit: int = 200) -> ReconcileReport:
 def _covered(kind: str):  # type: ignore[no-untyped-def]
     """SQL: the case has a job of ``kind`` that is doing, or has done, the work of its current step."""
     job = OutboxJob
-    settled = ("failed", "done") if kind == "mailback" else ("failed",)
+    settled = ("failed", "done") if kind == JobKind.mailback else ("failed",)
     in_flight = or_(job.status.in_(ACTIVE),
                     and_(job.status.in_(settled), job.available_at >= Case.step_started_at))
     return exists().where(job.case_id == Case.id, job.kind == kind, in_flight)

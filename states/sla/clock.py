@@ -34,38 +34,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, object_session
 
 from states.calendar import WorkCalendar
+from states.enums import CaseState, Step
+from states.lifecycle import STATES, TERMINAL
 from storage.case.models import Case
 from storage.sla.models import LEVELS, OVERALL, CaseDeadline, CasePause, deadlines_of, pauses_of
 from storage.zone.models import Zone
 
-#: The step a case is in while in each state; ``None`` means no step clock runs.
-STEP_OF_STATE: dict[str, str | None] = {
-    "received": "precheck",
-    "prechecked": "forward",
-    "forwarded": "accept",
-    "accepted": "decide",
-    "under_review": "decide",
-    "approved": "mailback",
-    "denied": "mailback",
-    "awaiting_supplement": None,
-    "returned": None,
-    "mailed": "delivery",
-    "awaiting_pickup": "delivery",
-}
-TERMINAL = frozenset({"rejected", "closed", "withdrawn"})
+#: The step a case is in while in each state; ``None`` means no step clock runs (states/lifecycle.py STATES).
+STEP_OF_STATE: dict[str, str | None] = {s.value: (f.step.value if f.step else None)
+                                        for s, f in STATES.items() if s not in TERMINAL}
 #: States in which the overall clock stands still (waiting for the applicant).
-PAUSED_STATES = frozenset({"awaiting_supplement", "returned"})
-DECIDED = frozenset({"approved", "denied"})
+PAUSED_STATES = frozenset(s for s, f in STATES.items() if f.paused)
+DECIDED = frozenset(s for s, f in STATES.items() if f.decided)
 #: States in which the handling zone has the originals (or the case ended): the parcel pause ends.
-ORIGINALS_ARRIVED = frozenset({"accepted", "returned"}) | TERMINAL
+ORIGINALS_ARRIVED = frozenset(s for s, f in STATES.items() if f.originals_arrived) | TERMINAL
 #: Steps whose deadline is watched on its own; ``decide`` ends at the overall deadline, which is watched.
-WATCHED_STEPS = frozenset({"precheck", "forward", "accept", "mailback"})
+WATCHED_STEPS = frozenset({Step.precheck, Step.forward, Step.accept, Step.mailback})
+
+
+@dataclass
+class _Watch:
+    """What :meth:`Clock.schedule` reads and writes of a watched deadline, without the ORM row."""
+
+    started_at: datetime
+    due_at: datetime
+    next_level: str | None = None
+    next_alert_at: datetime | None = None
+    provisional: bool = False
+
+
+_deadlines = cast(Table, CaseDeadline.__table__)
+_RETIRE_STEPS = (update(_deadlines)
+                 .where(_deadlines.c.case_id == bindparam("p_case_id"), _deadlines.c.step != OVERALL,
+                        _deadlines.c.active.is_(True))
+                 .values(active=False, ended_at=bindparam("p_now", type_=_deadlines.c.ended_at.type),
+                         next_alert_at=None))
+_WATCH_STEP = insert(_deadlines).values(
+    case_id=bindparam("p_case_id"), step=bindparam("p_step"), active=True,
+    visit=(select(func.coalesce(func.max(_deadlines.c.visit), 0) + 1)
+           .where(_deadlines.c.case_id == bindparam("p_case_id"), _deadlines.c.step == bindparam("p_step"))
+           .scalar_subquery()))
 
 
 @dataclass(frozen=True)
@@ -208,13 +223,7 @@ class Clock:
             step = STEP_OF_STATE.get(case.state)
             case.step = step
             case.step_started_at = now if step else None
-            if step is None or step == "delivery":
-                case.step_due_at = None
-            elif step == "decide":
-                case.step_due_at = case.due_at
-            else:
-                target = int((case.item.step_targets or {}).get(step, 1))
-                case.step_due_at = self.due(now, target)
+            case.step_due_at = self.step_due(step, now, due_at=case.due_at, step_targets=case.item.step_targets)
         case.due_provisional = self.is_provisional(case.due_at)
         case.step_due_provisional = self.is_provisional(case.step_due_at)
         session = object_session(case)
@@ -236,7 +245,7 @@ class Clock:
                 for shipment in case.shipments:
                     if shipment.direction == "originals" and shipment.delivered_at is None:
                         shipment.delivered_at = now
-        if case.state == "prechecked":
+        if case.state == CaseState.prechecked:
             posted = [s for s in case.shipments if s.direction == "originals" and s.delivered_at is None]
             if posted and not self._open(case, "originals_in_post"):
                 pauses_of(case).append(CasePause(reason="originals_in_post", started_at=min(s.sent_at for s in posted)))
@@ -304,29 +313,36 @@ class Clock:
         rows.append(row)
         self.schedule(row, "warning")
 
+    def step_due(self, step: str | None, now: datetime, *, due_at: datetime | None,
+                 step_targets: dict[str, object] | None) -> datetime | None:
+        """The target of ``step`` begun ``now``: its own working days, or the overall deadline for ``decide``."""
+        if step is None or step == Step.delivery:
+            return None
+        if step == Step.decide:
+            return due_at
+        return self.due(now, int((step_targets or {}).get(step, 1)))  # type: ignore[call-overload]
+
     def _watch_steps_sql(self, session: Session, case: Case, now: datetime, previous: str | None) -> None:
+        self.watch_steps_sql(session, case.id, now, left=STEP_OF_STATE.get(previous or ""), entered=case.step,
+                             due_at=case.step_due_at)
+
+    def watch_steps_sql(self, conn: Session | Connection, case_id: int, now: datetime, *, left: str | None,
+                        entered: str | None, due_at: datetime | None) -> None:
         """The common transition — a step change with the overall deadline untouched — in two
         statements and no read: retire the step left, insert the next visit of the step entered.
 
         Same outcome as :meth:`_watch` (which handles receipts, pauses and decisions); this path
-        only keeps a transition cheap (DESIGN §6).
+        only keeps a transition cheap (docs/performance.md).
         """
-        if STEP_OF_STATE.get(previous or "") in WATCHED_STEPS:
-            session.execute(
-                update(CaseDeadline)
-                .where(CaseDeadline.case_id == case.id, CaseDeadline.step != OVERALL,
-                       CaseDeadline.active.is_(True))
-                .values(active=False, ended_at=now, next_alert_at=None)
-                .execution_options(synchronize_session=False))
-        if case.step not in WATCHED_STEPS or case.step_due_at is None or case.step_started_at is None:
+        if left in WATCHED_STEPS:
+            conn.execute(_RETIRE_STEPS, {"p_case_id": case_id, "p_now": now})
+        if entered not in WATCHED_STEPS or due_at is None:
             return
-        row = CaseDeadline(step=case.step, visit=0, started_at=case.step_started_at, due_at=case.step_due_at)
-        self.schedule(row, "warning")
-        visit = (select(func.coalesce(func.max(CaseDeadline.visit), 0) + 1)
-                 .where(CaseDeadline.case_id == case.id, CaseDeadline.step == case.step).scalar_subquery())
-        session.execute(insert(CaseDeadline).values(
-            case_id=case.id, step=case.step, visit=visit, started_at=row.started_at, due_at=row.due_at,
-            active=True, next_level=row.next_level, next_alert_at=row.next_alert_at, provisional=row.provisional))
+        row = _Watch(started_at=now, due_at=due_at)
+        self.schedule(row, "warning")  # type: ignore[arg-type]
+        conn.execute(_WATCH_STEP, {"p_case_id": case_id, "p_step": entered, "started_at": now, "due_at": due_at,
+                                   "next_level": row.next_level, "next_alert_at": row.next_alert_at,
+                                   "provisional": row.provisional})
 
     @staticmethod
     def _retire(d: CaseDeadline, now: datetime) -> None:

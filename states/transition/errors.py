@@ -45,7 +45,9 @@ class PayloadInvalid(TransitionError):
     status = 422
     code = "invalid"
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, *, reason_zh: str = "") -> None:
         super().__init__(f"{field}: {reason}", field=field, reason=reason)
         self.field = field
         self.reason = reason
+        #: The reason in Chinese, for the case page (the API answers in English, as always).
+        self.reason_zh = reason_zh or reason

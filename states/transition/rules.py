@@ -1,11 +1,15 @@
-"""Who may send which event (DESIGN §2): role and side of the case, as data."""
+"""Who may send which event: role and side of the case, as declared in states/lifecycle.py EVENTS."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from states.enums import CaseEvent, CaseState, Side
+from states.lifecycle import EVENTS
 from storage.case.models import Case
 
 
@@ -33,27 +37,29 @@ class Rule:
     side: str
 
 
-def _r(roles: str, side: str) -> Rule:
-    return Rule(frozenset(roles.split()), side)
+#: event → who may send it, derived from the lifecycle's table (states/lifecycle.py EVENTS).
+EVENT_RULES: dict[str, Rule] = {e.value: Rule(f.roles, f.side.value) for e, f in EVENTS.items()
+                                if e is not CaseEvent.receive}
 
 
-EVENT_RULES: dict[str, Rule] = {
-    "request_supplement": _r("clerk", "receiving"),
-    "supplement": _r("clerk", "receiving"),
-    "reject": _r("clerk", "receiving"),
-    "precheck_pass": _r("clerk", "receiving"),
-    "forward": _r("system", "any"),
-    "return": _r("reviewer", "handling"),
-    "reopen_for_supplement": _r("system", "any"),
-    "accept": _r("reviewer", "handling"),
-    "claim": _r("reviewer", "handling"),
-    "approve": _r("reviewer", "handling"),
-    "deny": _r("reviewer", "handling"),
-    "mail_result": _r("clerk reviewer system", "mail_side"),
-    "ready_for_pickup": _r("clerk", "receiving"),
-    "deliver": _r("clerk system", "mail_side"),
-    "withdraw": _r("clerk", "receiving"),
-}
+class _ItemLike(Protocol):
+    @property
+    def mail_side(self) -> str: ...
+
+
+class CaseLike(Protocol):
+    """What the rules read of a case: the ORM row, or the transition's one-SELECT view of it."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def receiving_zone_id(self) -> int: ...
+    @property
+    def handling_zone_id(self) -> int: ...
+    @property
+    def forwarded_at(self) -> datetime | None: ...
+    @property
+    def item(self) -> _ItemLike: ...
 
 
 # --- who is party to a case (DESIGN §5.5): THE rule, in Python and as SQL, side by side -------------
@@ -66,7 +72,7 @@ EVENT_RULES: dict[str, Rule] = {
 # exports or alerts about a case goes through these functions, so the rule is written once.
 
 
-def zone_is_party(zone_id: int | None, case: Case) -> bool:
+def zone_is_party(zone_id: int | None, case: CaseLike) -> bool:
     if zone_id is None:
         return False
     if zone_id == case.receiving_zone_id:
@@ -74,7 +80,7 @@ def zone_is_party(zone_id: int | None, case: Case) -> bool:
     return zone_id == case.handling_zone_id and case.forwarded_at is not None
 
 
-def is_party(actor: Actor, case: Case) -> bool:
+def is_party(actor: Actor, case: CaseLike) -> bool:
     """May this actor see the case at all? System yes; people of the receiving zone, and of the
     handling zone once the case has been forwarded to it."""
     return actor.is_system or zone_is_party(actor.zone_id, case)
@@ -103,17 +109,17 @@ def visible_clause(actor: Actor, side: str | None = None) -> ColumnElement[bool]
     return party_clause(actor.zone_id, side)
 
 
-def may_send(actor: Actor, case: Case, event: str) -> bool:
+def may_send(actor: Actor, case: CaseLike, event: str) -> bool:
     rule = EVENT_RULES.get(event)
     if rule is None or actor.role not in rule.roles:
         return False
-    if actor.is_system or rule.side == "any":
+    if actor.is_system or rule.side == Side.any:
         return True
-    if rule.side == "receiving":
+    if rule.side == Side.receiving:
         return actor.zone_id == case.receiving_zone_id
-    if rule.side == "handling":
+    if rule.side == Side.handling:
         return actor.zone_id == case.handling_zone_id
-    if event == "deliver" and case.state == "awaiting_pickup":
+    if event == CaseEvent.deliver and case.state == CaseState.awaiting_pickup:
         # 领取: the applicant collects the result at the receiving window, from its clerk (DESIGN §2:
         # deliver is the clerk's or the courier's confirmation; no reviewer stands at the counter).
         return actor.role == "clerk" and actor.zone_id == case.receiving_zone_id

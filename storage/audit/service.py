@@ -7,10 +7,13 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from storage.audit.models import AuditEvent
+from storage.case.models import Case
 
 GENESIS = "0" * 64
 
@@ -33,14 +36,50 @@ def last_event(*, db_session: Session, case_id: int) -> AuditEvent | None:
     return db_session.scalars(stmt).first()
 
 
+def head(*, db_session: Session, case_id: int) -> tuple[int, str]:
+    """The chain head kept on the case row: the last event's seq and hash (0 and GENESIS before any).
+
+    On PostgreSQL the case row is locked until the transaction ends, so two writers of one case's
+    trail take turns (on SQLite, ``BEGIN IMMEDIATE`` already serialises writers).
+    """
+    stmt = select(Case.audit_seq, Case.audit_head).where(Case.id == case_id)
+    if db_session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    seq, hash_ = db_session.execute(stmt).one()
+    return seq, hash_
+
+
+def canonical_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the database gives it back (JSON round trip): what the hash must cover."""
+    return json.loads(json.dumps(payload, ensure_ascii=False, default=str))  # type: ignore[no-any-return]
+
+
+def insert_event(*, db_session: Session, case_id: int, seq: int, prev_hash: str, hash: str, at: datetime,
+                 actor: str, actor_role: str, event: str, from_state: str | None, to_state: str, version: int,
+                 payload: dict[str, Any]) -> None:
+    """One INSERT of event ``seq``, its hash computed by the caller (:func:`event_hash`).
+
+    The caller moves the chain head on the case row (``audit_seq``, ``audit_head``) in the same
+    transaction — the transition service in its own UPDATE of the case, :func:`append` with an
+    UPDATE that leaves the case's version alone. ``uq_audit_case_seq`` refuses a second event with
+    the same number, should a writer ever skip the head.
+    """
+    db_session.connection().execute(_INSERT, {
+        "case_id": case_id, "seq": seq, "at": at, "actor": actor, "actor_role": actor_role, "event": event,
+        "from_state": from_state, "to_state": to_state, "version": version, "payload": payload,
+        "prev_hash": prev_hash, "hash": hash})
+
+
+_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
 def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, actor: str, actor_role: str,
            event: str, from_state: str | None, to_state: str, version: int,
            payload: dict[str, Any]) -> AuditEvent:
-    prev = last_event(db_session=db_session, case_id=case_id)
-    seq = prev.seq + 1 if prev else 1
-    prev_hash = prev.hash if prev else GENESIS
-    # Round-trip the payload through JSON so the hash covers exactly what the database keeps.
-    payload = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+    """Append an event that is not a transition (a file attached, a result copied, a reassignment)."""
+    prev_seq, prev_hash = head(db_session=db_session, case_id=case_id)
+    seq = prev_seq + 1
+    payload = canonical_payload(payload)
     row = AuditEvent(
         case_id=case_id, seq=seq, at=at, actor=actor, actor_role=actor_role, event=event,
         from_state=from_state, to_state=to_state, version=version, payload=payload, prev_hash=prev_hash,
@@ -50,6 +89,12 @@ def append(*, db_session: Session, case_id: int, case_no: str, at: datetime, act
     )
     db_session.add(row)
     db_session.flush()
+    db_session.execute(update(Case).where(Case.id == case_id).values(audit_seq=seq, audit_head=row.hash)
+                       .execution_options(synchronize_session=False))
+    case = db_session.identity_map.get(identity_key(Case, case_id))
+    if isinstance(case, Case):  # keep a loaded row in step without marking it changed (no version bump)
+        set_committed_value(case, "audit_seq", seq)
+        set_committed_value(case, "audit_head", row.hash)
     return row
 
 
@@ -64,17 +109,13 @@ def append_many(*, db_session: Session, events: list[dict[str, Any]], chunk: int
     str/int/bool/None in dicts and lists, so the JSON round trip (which makes the hash cover exactly
     what the database keeps) is the identity and is skipped.
     """
-    # Every chain head first, then every insert: the lookups never read rows this call wrote (on
-    # PostgreSQL a growing, un-analysed audit_events would otherwise turn them into scans).
+    # Every chain head first (on the case row: ``audit_seq``, ``audit_head``), then every insert.
     heads: dict[int, tuple[int, str]] = {}
     ids = list(dict.fromkeys(e["case_id"] for e in events))
     for i in range(0, len(ids), chunk):
         part_ids = ids[i:i + chunk]
-        last_seq = (select(AuditEvent.case_id, func.max(AuditEvent.seq).label("seq"))
-                    .where(AuditEvent.case_id.in_(part_ids)).group_by(AuditEvent.case_id).subquery())
-        heads.update({cid: (seq, h) for cid, seq, h in db_session.connection().execute(
-            select(AuditEvent.case_id, AuditEvent.seq, AuditEvent.hash)
-            .join(last_seq, (AuditEvent.case_id == last_seq.c.case_id) & (AuditEvent.seq == last_seq.c.seq)))})
+        heads.update({cid: (seq or 0, h or GENESIS) for cid, seq, h in db_session.connection().execute(
+            select(Case.id, Case.audit_seq, Case.audit_head).where(Case.id.in_(part_ids)))})
     table = cast(Table, AuditEvent.__table__)
     written = 0
     for i in range(0, len(events), chunk):
@@ -94,6 +135,13 @@ def append_many(*, db_session: Session, events: list[dict[str, Any]], chunk: int
         if rows:
             db_session.connection().execute(insert(table), rows)  # Core: no ORM bookkeeping
             written += len(rows)
+    # The chain heads move on the case rows in the same transaction, as :func:`append` does.
+    cases = cast(Table, Case.__table__)
+    moved = [{"p_id": cid, "p_seq": heads[cid][0], "p_head": heads[cid][1]} for cid in ids if cid in heads]
+    for i in range(0, len(moved), chunk):
+        db_session.connection().execute(
+            update(cases).where(cases.c.id == bindparam("p_id"))
+            .values(audit_seq=bindparam("p_seq"), audit_head=bindparam("p_head")), moved[i:i + chunk])
     return written
 
 
@@ -103,10 +151,15 @@ def list_events(*, db_session: Session, case_id: int) -> list[AuditEvent]:
 
 
 def verify_chain(*, db_session: Session, case_id: int, case_no: str) -> list[str]:
-    """Every problem found in the chain; empty means intact."""
+    """Every problem found in the chain; empty means intact.
+
+    Each event must be numbered in turn, link to the one before and hash to what it says; the last
+    one must be the head kept on the case row, so a trail cut short at its end shows too.
+    """
     problems: list[str] = []
     prev_hash = GENESIS
-    for expected_seq, ev in enumerate(list_events(db_session=db_session, case_id=case_id), start=1):
+    events = list_events(db_session=db_session, case_id=case_id)
+    for expected_seq, ev in enumerate(events, start=1):
         if ev.seq != expected_seq:
             problems.append(f"audit event #{expected_seq} is missing (found #{ev.seq})")
         if ev.prev_hash != prev_hash:
@@ -118,4 +171,10 @@ def verify_chain(*, db_session: Session, case_id: int, case_no: str) -> list[str
         if recomputed != ev.hash:
             problems.append(f"audit event #{ev.seq} ({ev.event}) was altered: its hash does not match")
         prev_hash = ev.hash
+    head_seq, head_hash = db_session.execute(
+        select(Case.audit_seq, Case.audit_head).where(Case.id == case_id)).one()
+    last_seq = events[-1].seq if events else 0
+    if (head_seq, head_hash) != (last_seq, prev_hash):
+        problems.append(f"the audit trail ends at #{last_seq}, but the case row's chain head is #{head_seq}: "
+                        "events were removed or added outside the system")
     return problems

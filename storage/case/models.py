@@ -77,6 +77,11 @@ class Case(Base):
     #: Last reason given (reject, return, deny, supplement notice), for lists and reports.
     last_reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # --- head of the case's audit chain (storage/audit): the last event's seq and hash. Kept here so
+    # a transition reads everything it needs in one SELECT; written only with Core UPDATEs, which
+    # leave the optimistic-lock version alone (an attached file must not conflict with the next event).
+    audit_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    audit_head: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
     item: Mapped[Item] = relationship(lazy="joined")
     applicant: Mapped[Applicant] = relationship(lazy="joined")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,14 +20,21 @@ def enqueue(*, db_session: Session, kind: str, dedupe_key: str, case_id: int | N
 
     Returns the new job's id, or None when a job with that key was written before.
     """
-    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    conn = db_session.connection()
+    stmt = _ENQUEUE.get(conn.dialect.name)
+    if stmt is None:
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        table = cast(Table, OutboxJob.__table__)
+        stmt = _ENQUEUE[conn.dialect.name] = (insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                                              .returning(table.c.id))
     now = utcnow()
-    stmt = (insert(OutboxJob)
-            .values(kind=kind, dedupe_key=dedupe_key, case_id=case_id, payload=payload or {}, status="pending",
-                    attempts=0, available_at=available_at or now, created_at=now)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxJob.id))
-    return db_session.execute(stmt).scalar_one_or_none()
+    return conn.execute(stmt, {  # type: ignore[no-any-return]
+        "kind": kind, "dedupe_key": dedupe_key, "case_id": case_id, "payload": payload or {}, "status": "pending",
+        "attempts": 0, "available_at": available_at or now, "created_at": now}).scalar_one_or_none()
+
+
+#: dialect → the enqueue statement, built once (the transition's hot path only binds values).
+_ENQUEUE: dict[str, Any] = {}
 
 
 def claim(*, db_session: Session, worker: str, now: datetime, limit: int = 10,

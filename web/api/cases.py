@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,6 +18,7 @@ from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
 from states.queue import service as queue_service
 from states.runtime import Runtime
+from states.transition import payloads
 from states.transition import service as transitions
 from states.transition.errors import CaseNotFound, PayloadInvalid
 from states.transition.rules import Actor
@@ -38,11 +39,21 @@ MAX_CASE_PART = 1024 * 1024
 
 
 class EventIn(BaseModel):
-    """``{"event": ..., "version": ..., ...payload}``: the payload fields sit beside the event."""
+    """``{"event": ..., "version": ..., ...payload}``: the payload fields sit beside the event.
+
+    Only the envelope is checked here; the payload is checked by the event's model
+    (states/transition/payloads.py) inside the transition service, after the role, zone and state
+    checks, so that a refusal for who you are never depends on what you sent.
+    """
 
     model_config = ConfigDict(extra="allow")
     event: str
     version: int
+
+
+#: OpenAPI: the body is one of the events' payload models, discriminated by ``event``.
+_EVENT_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": payloads.openapi_schema()}}}}
 
 
 def _visible_case(runtime: Runtime, s: Any, actor: Actor, case_no: str) -> Case:
@@ -144,14 +155,20 @@ def work_queue(actor: ActorDep, runtime: RuntimeDep, page: int = Query(1, ge=1, 
         return [schemas.CaseSummary(**schemas.summary(c, now)) for c in rows]
 
 
-@router.post("/cases/{case_no}/events", response_model=schemas.CaseOut)
-def send_event(case_no: str, body: EventIn, actor: ActorDep,
+@router.post("/cases/{case_no}/events", response_model=schemas.CaseOut, openapi_extra=_EVENT_BODY_DOC)
+def send_event(case_no: str, body: Annotated[dict[str, Any], Body()], actor: ActorDep,
                runtime: RuntimeDep) -> schemas.CaseOut:
-    payload = dict(body.model_extra or {})
+    """Send an event; its fields sit beside ``event`` and ``version`` (see the request body's variants)."""
+    try:
+        envelope = EventIn.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise PayloadInvalid(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) from exc
+    payload = dict(envelope.model_extra or {})
     with transaction(runtime.session_factory) as s:
         _visible_case(runtime, s, actor, case_no)
-        transitions.apply_event(db_session=s, case_no=case_no, actor=actor, event=body.event,
-                                version=body.version, payload=payload, now=runtime.now(), clock=runtime.clock)
+        transitions.apply_event(db_session=s, case_no=case_no, actor=actor, event=envelope.event,
+                                version=envelope.version, payload=payload, now=runtime.now(), clock=runtime.clock)
     runtime.wake_dispatcher()
     return _case_out(runtime, actor, case_no)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from states.lifecycle import EVENT_LABELS, STATE_LABELS
+from states.lifecycle import EVENT_LABELS, EVENTS, STATE_LABELS, STATES
 from storage.user.models import ROLE_LABELS
 
 LANGS = ("zh", "en")
@@ -424,18 +424,11 @@ EN: dict[str, str] = {
     "cases.empty": "No case matches.",
 }
 
-STATE_LABELS_EN: dict[str, str] = {
-    "received": "received", "awaiting_supplement": "awaiting supplement", "rejected": "rejected at intake",
-    "prechecked": "pre-checked", "forwarded": "forwarded", "returned": "returned", "accepted": "accepted",
-    "under_review": "under review", "approved": "approved", "denied": "denied", "mailed": "result mailed",
-    "awaiting_pickup": "awaiting pickup", "closed": "closed", "withdrawn": "withdrawn",
-}
+#: Labels of states and events come from states/lifecycle.py (STATES, EVENTS); the audit trail's
+#: other events (files attached, results copied) are labelled here.
+STATE_LABELS_EN: dict[str, str] = {s.value: f.en for s, f in STATES.items()}
 EVENT_LABELS_EN: dict[str, str] = {
-    "receive": "receive", "request_supplement": "request supplement (one-time notice)", "supplement": "supplement",
-    "reject": "reject at intake", "precheck_pass": "pass pre-check", "forward": "forward", "return": "return",
-    "reopen_for_supplement": "reopen for supplement", "accept": "accept", "claim": "claim for review",
-    "approve": "approve", "deny": "deny", "mail_result": "mail the result", "ready_for_pickup": "ready for pickup",
-    "deliver": "delivered (close)", "withdraw": "withdraw",
+    **{e.value: f.en for e, f in EVENTS.items()},
     "attach_supplement": "supplement files attached", "attach_result": "result document attached",
     "copy_result": "result document copied to the receiving zone",
 }

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from states import documents, identifiers
+from states.enums import Form
 from states.intake import flows as intake
 from states.intake.uploads import Upload
-from states.lifecycle import STATE_LABELS
+from states.lifecycle import EVENTS, STATE_LABELS
 from states.queue import service as queue_service
+from states.transition import payloads
 from states.transition import service as transitions
 from states.transition.errors import PayloadInvalid, TransitionError
 from storage.audit import service as audit
@@ -41,10 +43,22 @@ from web.ui.session import UiUser
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-#: Events the page offers as one click, without a form of their own.
-ONE_CLICK = ("claim", "ready_for_pickup")
-#: Events that need a reason (the transition service refuses them without one).
-WITH_REASON = ("reject", "return", "withdraw", "deny")
+#: Events the page offers as one click, without a form of their own (states/lifecycle.py EVENTS).
+ONE_CLICK = tuple(e.value for e, f in EVENTS.items() if f.form is Form.one_click)
+#: Events offered as a button with a required reason, outside any panel.
+REASON_ONLY = tuple(e.value for e, f in EVENTS.items() if f.form is Form.reason)
+#: Events whose payload carries a reason (required or not): the form's ``reason`` goes with them.
+WITH_REASON = tuple(e.value for e, m in payloads.MODELS.items() if "reason" in m.model_fields)
+#: event → the panel of _case_actions.html that offers it.
+PANEL_OF = {e.value: f.panel for e, f in EVENTS.items() if f.form is Form.panel and f.panel}
+
+
+def panels(events: list[str]) -> set[str]:
+    """The panels of the case page to show for the events this user may send now."""
+    return {PANEL_OF[e] for e in events if e in PANEL_OF}
+#: Events the service refuses without a reason: the form says so next to the field first.
+REASON_NEEDED = tuple(e.value for e, m in payloads.MODELS.items()
+                      if "reason" in m.model_fields and m.model_fields["reason"].validate_default)
 
 
 def visible_case(s: Session, user: UiUser, case_no: str) -> Case:
@@ -88,7 +102,7 @@ def _case_context(request: Request, s: Session, user: UiUser, case: Case) -> dic
         files_of={m.id: [f for f in case.files if f.material_id == m.id
                          and f.purpose in ("material", "supplement")] for m in case.materials},
         on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
-        one_click=ONE_CLICK, with_reason=WITH_REASON,
+        one_click=ONE_CLICK, reason_only=REASON_ONLY, panels=panels(transitions.events_for(user.actor, case)),
         calendar_note=calendar_of(case, runtime.clock).note,
         promise=views.promise_status(due=case.due_at, now=runtime.now(), paused_since=case.paused_since,
                                      decided_at=case.decided_at, calendar=runtime.calendar,
@@ -176,14 +190,14 @@ def _parcel(text: dict[str, str], lang: str, prefix: str) -> dict[str, str]:
 
 
 def _payload(event: str, form: FormData, lang: str) -> dict[str, Any]:
-    """The event's payload from the form fields of its panel on the case page."""
+    """The event's payload from the form fields of its panel, checked by the event's own model."""
     text = {k: str(v).strip() for k, v in form.multi_items() if isinstance(v, str)}
     payload: dict[str, Any] = {}
     if text.get("note"):
         payload["note"] = text["note"]
-    if event in WITH_REASON or event == "request_supplement":
+    if event in WITH_REASON:
         payload["reason"] = text.get("reason", "")
-        if event in WITH_REASON and not payload["reason"]:
+        if event in REASON_NEEDED and not payload["reason"]:
             raise _Refused(translate(lang, "ferr.reason.needed"), "reason")
     if event in ("precheck_pass", "request_supplement"):
         marked = [{"material_id": int(k[len("verdict_"):]), "problem": v,
