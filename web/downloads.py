@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 #: A stored file is the applicant's, not our page: never run in our origin, never sniffed into HTML.
-FILE_CSP = "default-src 'none'; sandbox"
+FILE_CSP = "default-src 'none'; sandbox; frame-ancestors 'self'"
 
 
 def file_headers(filename: str, *, ours: bool = False) -> dict[str, str]:

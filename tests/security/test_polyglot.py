@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from storage.demo.seed import DEMO_PASSWORD
 from tests.app_harness import Tongban, make_pdf
 from tests.web.drive import case, objects, ok, receive, row_counts, send
+from web.downloads import FILE_CSP
 
 POLYGLOTS = {
     "html before the header": b"<html><body><script>fetch('/api/v1/cases')</script></body></html>\n" + make_pdf("p"),
@@ -46,7 +47,7 @@ def test_an_image_with_html_up_front_is_refused_too(tb: Tongban) -> None:
     assert r.status_code == 422 and r.json()["reason"] == "polyglot"
 
 
-FILE_HEADERS = {"x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox"}
+FILE_HEADERS = {"x-content-type-options": "nosniff", "content-security-policy": FILE_CSP}
 
 
 def _is_safe_download(r: object) -> None:
@@ -67,11 +68,17 @@ def test_every_file_download_is_an_attachment_with_nosniff_and_a_sandbox(tb: Ton
     _is_safe_download(get(f"/api/v1/cases/{case_no}/notice.pdf", headers=tb.h("bj_clerk")))
 
 
-def test_the_packet_and_the_exports_are_served_the_same_way(tb: Tongban) -> None:
+def test_the_packet_is_shown_inline_and_the_exports_are_attachments(tb: Tongban) -> None:
     case_no = receive(tb)
     send(tb, "bj_clerk", case_no, "precheck_pass")
     tb.dispatch()
-    _is_safe_download(tb.client.get(f"/api/v1/cases/{case_no}/packet", headers=tb.h("tj_reviewer")))
+    # The packet is tongban's own PDF with active content stripped (test_active_content_pdf): the case
+    # page embeds it, so it is inline — still nosniff, and never framed by another origin.
+    r = tb.client.get(f"/api/v1/cases/{case_no}/packet", headers=tb.h("tj_reviewer"))
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("inline;")
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["content-type"] == "application/pdf"
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
     # the supervisor's CSV export, through the signed-in UI
     with TestClient(tb.client.app) as ui:
         token = re.search(r'name="csrf_token" value="([^"]+)"', ui.get("/ui/login").text)

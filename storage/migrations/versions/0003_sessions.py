@@ -50,8 +50,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("login_throttle", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_login_throttle_last_failed_at"), ["last_failed_at"], unique=False)
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("forwarded_at", storage.db.UTCDateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN (not a batch table copy, which on SQLite under foreign keys fails or cascades).
+    op.add_column("cases", sa.Column("forwarded_at", storage.db.UTCDateTime(timezone=True), nullable=True))
     # Cases forwarded before this revision: the time of their first forward, from the audit trail.
     op.execute(
         "UPDATE cases SET forwarded_at = (SELECT MIN(a.at) FROM audit_events a "

@@ -17,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("platform_admin", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMN: a batch copy of ``users`` on SQLite would run into the rows that refer to it.
+    op.add_column("users", sa.Column("platform_admin", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:

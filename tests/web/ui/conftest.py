@@ -62,8 +62,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -
     home = tmp_path_factory.mktemp("tongban-ui")
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'tongban.db'}",
                         storage_url=f"file://{home / 'objects'}", mode="embedded",
-                        # the stories move a fake clock by hours; the idle sign-out is tested in tests/security
-                        demo=True, session_idle_minutes=0, _env_file=None)  # type: ignore[call-arg]
+                        # the stories move a fake clock by hours and months; sign-outs are tested in tests/security
+                        demo=True, session_idle_minutes=0, session_max_hours=24 * 366,
+                        _env_file=None)  # type: ignore[call-arg]
     clock = FakeClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))  # Tue 10:00 in Shanghai
     runtime = Runtime(settings, now_fn=clock)
     upgrade(settings.resolved_database_url())
