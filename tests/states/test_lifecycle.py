@@ -149,7 +149,9 @@ def test_labels_in_both_languages_come_from_the_table() -> None:
 
 
 def test_how_the_case_page_offers_each_event() -> None:
-    assert case_page.ONE_CLICK == ("claim", "ready_for_pickup", "deliver")
+    assert case_page.ONE_CLICK == ("claim", "ready_for_pickup")  # 送达办结 is a panel: 签收日期 and 签收人
+    assert case_page.panels(["deliver"]) == {"deliver"}
+    assert case_page.REASON_NEEDED == ("reject", "return", "deny", "withdraw")
     assert case_page.REASON_ONLY == ("withdraw",)
     assert set(case_page.WITH_REASON) >= {"reject", "return", "withdraw", "deny", "request_supplement"}
     assert case_page.panels(["precheck_pass", "withdraw"]) == {"precheck"}

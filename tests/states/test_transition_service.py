@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, select
 
 from states.transition import service as transitions
-from states.transition.errors import EventNotAllowed, Forbidden, PayloadInvalid, VersionConflict
+from states.transition.errors import CaseNotFound, EventNotAllowed, Forbidden, PayloadInvalid, VersionConflict
 from states.transition.rules import SYSTEM, Actor
 from states.verify import verify_case
 from storage.audit import service as audit
@@ -144,7 +144,7 @@ def test_return_reopens_for_supplement_in_the_same_transaction(world: World) -> 
 
 
 @pytest.mark.parametrize(("who", "ev", "payload", "error", "field"), [
-    ("tj_reviewer", "precheck_pass", {}, Forbidden, None),           # the handling side may not pre-check
+    ("tj_reviewer", "precheck_pass", {}, CaseNotFound, None),        # not party before the forward: as if absent
     ("bj_clerk", "accept", {}, Forbidden, None),                      # nor the receiving side accept
     ("bj_clerk", "claim", {}, Forbidden, None),
     ("bj_clerk", "teleport", {}, EventNotAllowed, None),
