@@ -38,6 +38,7 @@ from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
 from flows.runtime import current
 from notifications import ledger
+from notifications.links import case_link
 from notifications.routes import RoutesError, load_routes
 from states import identifiers
 from states.enums import CaseEvent, CaseState
@@ -201,7 +202,7 @@ def render_notice(case: Case, topic: str, *, lang: str, tz: str, base_url: str) 
     shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
     decided = next((e for e in ("approved", "denied") if e == case.state), None)
     decision = _DECISION["en" if en else "zh-CN"].get(decided or "", "")
-    link = f"{base_url.rstrip('/')}/cases/{case.case_no}"
+    link = case_link(base_url, case.case_no)
     if en:
         what = {"result_decided": f"decided: {decision or 'see the case'}; the result document is in your zone's files",
                 "result_mailed": f"result mailed by {getattr(shipment, 'carrier', '?')}, tracking number "

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from notifications import ledger
+from notifications.links import case_link
 from notifications.routes import Routes, load_routes
 from notifications.templates import AlertFacts, render_alert
 from states.calendar import UnknownYearError
@@ -128,7 +129,7 @@ def raise_due_alerts(*, db_session: Session, clock: Clock, routes: Routes, now: 
                     item_name=case.item.name, applicant_name=case.applicant.name,
                     applicant_id=case.applicant.id_number, state_label=STATE_LABELS.get(case.state, case.state),
                     due_at=d.due_at, zone_name=zone.name, side=side, receiving_zone=case.receiving_zone.name,
-                    handling_zone=case.handling_zone.name, link=f"{base_url.rstrip('/')}/ui/cases/{case.case_no}")
+                    handling_zone=case.handling_zone.name, link=case_link(base_url, case.case_no))
                 rendered: dict[str, tuple[str, str]] = {}
                 for recipient in people.of(zone.id, zone.code, routes.levels.get(level, ())):
                     lang = routes.lang_of(recipient)
