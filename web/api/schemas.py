@@ -3,7 +3,7 @@
 The applicant's ID number and phone are masked (``mask_id`` / ``mask_phone``); every text a person
 typed — the applicant's name, reasons, remarks, notes, file names, audit payloads — goes through the
 one free-text rule ``mask_text``. The full text stays in the stored record (and the hash chain is
-verified over it server-side: ``/verify``, ``tongban verify``); see docs/security-surfaces.md.
+verified over it server-side: ``/verify``, ``tongban verify``); see docs/security.md ("The surfaces").
 """
 
 from __future__ import annotations
