@@ -27,9 +27,9 @@ from rich.table import Table
 from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.pool import NullPool
 
+from config import Settings
 from states.runtime import Runtime
 from states.transition.rules import Actor
-from storage.config import Settings
 from storage.db import transaction
 from storage.demo.seed import seed_demo
 from storage.migrate import upgrade

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from prefect import flow, task
 
+from documents import build_packet, normalize_upload
+from documents import papers as documents
 from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TRANSIENT, transient_only
 from flows.runtime import current
-from states import documents
 from states.enums import CaseEvent, CaseState
 from states.identifiers import mask_text
 from states.runtime import Runtime
@@ -27,7 +28,6 @@ from states.transition.rules import SYSTEM
 from storage.case.models import StoredFile
 from storage.db import transaction
 from storage.objects.base import IntegrityError
-from storage.pdf import build_packet, normalize_upload
 
 __all__ = ["TRANSIENT", "forward_case", "forward_plain"]
 

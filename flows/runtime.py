@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 
 import storage.models  # noqa: F401 - every table registered, as in the web app: a worker imports only flows
+from config import Settings
 from states.runtime import Runtime
-from storage.config import Settings
 
 _lock = threading.Lock()
 _current: Runtime | None = None

@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
+from documents.intake import ImageLimits, image_limits
 from states.calendar import WorkCalendar
 from states.sla.clock import Clock
 from storage.case import idhash
-from storage.config import Settings
 from storage.db import make_engine, make_session_factory, utcnow
 from storage.objects import ObjectStore, open_store
-from storage.pdf.intake import ImageLimits, image_limits
 
 
 @dataclass

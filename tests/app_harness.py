@@ -17,10 +17,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from reportlab.pdfgen.canvas import Canvas
 
+from config import Settings
 from flows import runtime as flow_runtime
 from flows.dispatch import dispatch_once
 from states.runtime import Runtime
-from storage.config import Settings
 from storage.db import transaction
 from storage.demo.seed import seed_demo
 from storage.migrate import upgrade

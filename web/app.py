@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from config import Settings
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
-from storage.config import Settings
 from web import hardening, ui
 from web.api import alerts, cases, catalog, docs, errors, shipments
 from web.limits import BodyLimit

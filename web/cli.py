@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
+from config import Settings
 from states.calendar.cli import calendar_app
 from states.sla.cli import sla_app
-from storage.config import Settings
 
 app = typer.Typer(help="tongban 通办 — cross-zone proxy receipt and forwarding (跨省通办 · 代收代办)",
                   no_args_is_help=True, pretty_exceptions_enable=False)

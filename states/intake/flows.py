@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from documents.intake import ImageLimits
 from states.intake import service
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload, check_uploads, discard, store_checked
@@ -23,7 +24,6 @@ from states.transition.service import get_case, visible_case
 from storage.audit import service as audit
 from storage.db import transaction
 from storage.objects import ObjectStore
-from storage.pdf.intake import ImageLimits
 from storage.zone.models import Zone
 
 #: Upload staging directories start with this (the reconciler removes those a crash left behind).

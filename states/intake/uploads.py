@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from documents.errors import MaterialError
+from documents.intake import ImageLimits, check_filename, normalize_upload
 from storage.objects import ObjectStore
-from storage.pdf.errors import MaterialError
-from storage.pdf.intake import ImageLimits, check_filename, normalize_upload
 
 CHUNK = 1 << 20
 

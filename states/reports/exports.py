@@ -27,12 +27,12 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from documents.fonts import find_cjk_font
 from notifications.templates import STEP_LABELS
 from states.identifiers import mask_id, mask_phone, mask_text
 from states.lifecycle import STATE_LABELS
 from states.reports.service import Evaluation, EvaluationRow
 from storage.case.models import Case
-from storage.pdf.fonts import find_cjk_font
 
 #: Headers in Chinese only: a list fit to hand to a superior (issue 13 §7).
 CASE_COLUMNS = ["办件编号", "事项编码", "事项名称", "收件地", "办理地", "申请人", "证件号码（脱敏）",

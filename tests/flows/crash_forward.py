@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from config import Settings
 from flows import runtime as flow_runtime
 from flows.checkpoints import register
 from flows.dispatch import dispatch_once
 from states.runtime import Runtime
-from storage.config import Settings
 
 
 def main() -> None:

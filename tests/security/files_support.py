@@ -33,7 +33,7 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from storage.config import Settings
+from config import Settings
 from storage.db import transaction
 from storage.demo.seed import seed_demo
 from storage.migrate import upgrade

@@ -16,9 +16,9 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, RectangleObject, TextStringObject
 
+from documents import build_packet, normalize_upload
+from documents.errors import MaterialError
 from storage.db import transaction
-from storage.pdf import build_packet, normalize_upload
-from storage.pdf.errors import MaterialError
 from tests.app_harness import Tongban, make_pdf
 from tests.security.files_support import active_parts, hostile_pdf
 from tests.web.drive import case, objects, ok, receive, row_counts, send, sql

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from config import Settings
 from states.runtime import Runtime
-from storage.config import Settings
 from tests.app_harness import Tongban
 from tests.security.support import browser
 from web.app import create_app

@@ -11,10 +11,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from documents.packet import pdf_outline_titles
 from states.identifiers import mask_id, mask_phone, mask_text
 from storage.case.models import Case
 from storage.db import transaction
-from storage.pdf.packet import pdf_outline_titles
 from tests.app_harness import USCC, Tongban, make_pdf
 from tests.security.surfaces import browser
 

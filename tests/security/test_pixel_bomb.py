@@ -17,8 +17,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from storage.pdf.errors import MaterialError
-from storage.pdf.intake import MemoryBudget, image_limits, normalize_upload, working_bytes
+from documents.errors import MaterialError
+from documents.intake import MemoryBudget, image_limits, normalize_upload, working_bytes
 from tests.security.files_support import ServedTongban
 
 

@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from storage.config import Settings
+from config import Settings
 from tests.app_harness import Tongban
 from tests.security.support import browser, user_id
 from web.cli import app as cli

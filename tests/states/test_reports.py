@@ -34,6 +34,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from config import Settings
+from documents import pdf_text
 from states.intake.flows import attach_files, receive_case
 from states.intake.schemas import ApplicantIn, ChecklistTick, ReceiveForm
 from states.intake.uploads import Upload
@@ -47,11 +49,9 @@ from states.transition.service import apply_event, get_case
 from storage.audit import service as audit
 from storage.case.models import Case
 from storage.catalog.models import Item
-from storage.config import Settings
 from storage.db import transaction
 from storage.demo.seed import seed_demo
 from storage.migrate import upgrade
-from storage.pdf import pdf_text
 from storage.user import service as users
 from storage.user.models import User
 from storage.zone.models import Zone

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from config import Settings
 from states.intake.flows import receive_case
 from states.intake.schemas import ApplicantIn, ChecklistTick, ReceiveForm
 from states.runtime import Runtime
 from states.transition.rules import Actor
 from storage.catalog.models import Item
-from storage.config import Settings
 from storage.db import transaction
 from storage.demo.seed import seed_demo
 from storage.migrate import upgrade

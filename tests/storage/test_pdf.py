@@ -15,7 +15,7 @@ from pypdf.generic import DictionaryObject
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from storage.pdf import (
+from documents import (
     COVER_BOOKMARK,
     CoverInfo,
     Defect,
@@ -361,7 +361,7 @@ def test_without_any_cjk_font_installed_the_fallback_is_reported(
 ) -> None:
     not_a_font = tmp_path / "broken.ttc"
     not_a_font.write_bytes(b"not a font")
-    with caplog.at_level(logging.WARNING, logger="storage.pdf.fonts"):
+    with caplog.at_level(logging.WARNING, logger="documents.fonts"):
         font = find_cjk_font([tmp_path / "missing.ttc", not_a_font])
     assert (font.name, font.embedded, font.path) == ("STSong-Light", False, None)
     assert "NOT embedded" in caplog.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from storage.pdf import pdf_text
+from documents import pdf_text
 from tests.app_harness import Tongban, make_pdf
 from tests.web.drive import case, cases_in, ok, receive, send
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.pdf import pdf_outline_titles, pdf_text
+from documents import pdf_outline_titles, pdf_text
 from tests.app_harness import TRACKING, Tongban, make_pdf
 
 

@@ -15,9 +15,9 @@ import typer
 from sqlalchemy import inspect, select
 from typer.testing import CliRunner
 
+from config import Settings
 from states.runtime import Runtime
 from storage.catalog.models import Item
-from storage.config import Settings
 from storage.db import transaction
 from storage.user import service as users
 from web.cli import app

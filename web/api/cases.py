@@ -11,7 +11,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
-from states import documents, verify
+from documents import papers as documents
+from states import verify
 from states.identifiers import mask_text
 from states.intake import flows as intake
 from states.intake.schemas import ReceiveForm

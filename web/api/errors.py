@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from documents.errors import MATERIAL_ERROR_STATUS, MaterialError
 from states.calendar import UnknownYearError
 from states.transition.errors import TransitionError
 from storage.objects.base import ObjectStoreUnavailable
-from storage.pdf.errors import MATERIAL_ERROR_STATUS, MaterialError
 
 log = logging.getLogger("tongban.api")
 

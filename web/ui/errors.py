@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from documents.errors import MaterialError
 from states.identifiers import IdentifierError
 from states.transition.errors import EventNotAllowed, PayloadInvalid, TransitionError
-from storage.pdf.errors import MaterialError
 from web.ui.i18n import state_label, translate
 
 #: (field pattern, start of the service's reason) → i18n key of the sentence; first match wins.

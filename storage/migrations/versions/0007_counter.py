@@ -37,8 +37,8 @@ def upgrade() -> None:
         "(SELECT 1 FROM stored_files f WHERE f.material_id = materials.id)"
     ), {"yes": True})
 
+    from config import Settings
     from storage.case.idhash import derive_key, digest
-    from storage.config import Settings
 
     key = derive_key(Settings().secret_key)
     rows = bind.execute(sa.text("SELECT id, id_number FROM applicants")).fetchall()

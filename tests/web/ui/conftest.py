@@ -23,9 +23,9 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
 
+from config import Settings
 from states.runtime import Runtime
 from storage.catalog.models import Item
-from storage.config import Settings
 from storage.db import transaction
 from storage.demo.seed import DEMO_PASSWORD, seed_demo
 from storage.migrate import upgrade

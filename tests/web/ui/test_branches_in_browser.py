@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from documents import pdf_text
 from storage.catalog.models import Item
 from storage.db import transaction
-from storage.pdf import pdf_text
 from tests.app_harness import USCC, make_pdf
 from tests.web.ui.conftest import UiServer, api, forwarded_case_via_api, login, write_pdf
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from documents import pdf_text
 from storage.case.models import Applicant, Case, Shipment
 from storage.db import transaction
-from storage.pdf import pdf_text
 from tests.app_harness import TRACKING, USCC, Tongban, make_pdf
 from tests.web.drive import case, cases_in, receive
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from storage.pdf import pdf_outline_titles, pdf_text
+from documents import pdf_outline_titles, pdf_text
 from tests.app_harness import TRACKING, USCC
 from tests.web.ui.conftest import (
     UiServer,

@@ -8,7 +8,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from storage.pdf import pdf_text
+from documents import pdf_text
 from tests.app_harness import Tongban, make_pdf
 
 

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from storage.pdf import pdf_text
+from documents import pdf_text
 from tests.app_harness import USCC
 from tests.web.ui.conftest import UiServer, login, screenshot
 

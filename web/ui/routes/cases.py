@@ -17,7 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from states import documents, identifiers
+from documents import papers as documents
+from documents import pdf_outline_pages
+from documents.errors import MaterialError
+from states import identifiers
 from states.enums import Form
 from states.intake import flows as intake
 from states.intake.uploads import Upload
@@ -29,8 +32,6 @@ from states.transition.errors import PayloadInvalid, TransitionError
 from storage.audit import service as audit
 from storage.case.models import Case
 from storage.db import transaction
-from storage.pdf import pdf_outline_pages
-from storage.pdf.errors import MaterialError
 from storage.user.models import User
 from web.api.schemas import calendar_of
 from web.ui import errors as ui_errors

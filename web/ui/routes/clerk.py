@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from documents.errors import MATERIAL_ERROR_STATUS, MaterialError
 from states import identifiers
 from states.intake import flows as intake
 from states.intake.schemas import ReceiveForm
@@ -19,7 +20,6 @@ from states.transition.errors import CaseNotFound, TransitionError
 from storage.catalog import service as catalog
 from storage.catalog.models import Item
 from storage.db import transaction
-from storage.pdf.errors import MATERIAL_ERROR_STATUS, MaterialError
 from web.ui import errors as ui_errors
 from web.ui.deps import FormDep, UserDep, require_role, wants_json
 from web.ui.i18n import translate

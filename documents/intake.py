@@ -26,8 +26,8 @@ from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
-from storage.pdf.active import describe, find_active_content
-from storage.pdf.errors import MaterialError, display_name
+from documents.active import describe, find_active_content
+from documents.errors import MaterialError, display_name
 
 #: Accepted file name extensions and the content type each one promises.
 EXTENSION_KINDS: dict[str, str] = {

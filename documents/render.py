@@ -1,6 +1,6 @@
 """The paper a case produces: 收件回执 (receipt), 转递封面 (transfer cover sheet), 一次性告知书 (supplement notice).
 
-Each is an A4 PDF with its Chinese text in an embedded CJK font subset (see :mod:`storage.pdf.fonts`),
+Each is an A4 PDF with its Chinese text in an embedded CJK font subset (see :mod:`documents.fonts`),
 so it prints the same at the receiving window, at the handling zone and at the applicant's home.
 Callers pass display-ready strings: times already in local time, ID numbers already masked.
 """
@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from storage.pdf.fonts import CjkFont, find_cjk_font
+from documents.fonts import CjkFont, find_cjk_font
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,11 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from states.calendar import PROVISIONAL_NOTE
-from states.identifiers import mask_id, mask_text
-from storage.audit.models import AuditEvent
-from storage.case.models import Case
-from storage.pdf import (
+from documents import (
     CaseParticulars,
     CoverInfo,
     Defect,
@@ -28,6 +24,10 @@ from storage.pdf import (
     render_receipt,
     render_supplement_notice,
 )
+from states.calendar import PROVISIONAL_NOTE
+from states.identifiers import mask_id, mask_text
+from storage.audit.models import AuditEvent
+from storage.case.models import Case
 from storage.user.models import User
 
 DELIVERY_LABELS = {"mail": "邮寄送达", "pickup": "窗口自取"}

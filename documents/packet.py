@@ -14,7 +14,7 @@ from typing import BinaryIO
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
 
-from storage.pdf.active import strip_active_content
+from documents.active import strip_active_content
 
 COVER_BOOKMARK = "封面"
 
@@ -24,10 +24,10 @@ def build_packet(cover_pdf: bytes, materials: list[tuple[str, BinaryIO | Path]],
 
     Each material gets a top-level bookmark titled with its name at its first page; the materials'
     own bookmarks are not imported, so the outline lists exactly the cover and the materials.
-    Materials must already have passed :func:`storage.pdf.normalize_upload`. pypdf assembles the
+    Materials must already have passed :func:`documents.normalize_upload`. pypdf assembles the
     packet in memory before writing it, so its size bounds the memory used.
 
-    The packet carries no active content (see :mod:`storage.pdf.active`): intake refuses it, and
+    The packet carries no active content (see :mod:`documents.active`): intake refuses it, and
     whatever came in before that check (or slipped past it) is stripped here, unreferenced objects
     and all, so the reviewer's viewer runs nothing and opens nothing by itself.
     """

@@ -1,6 +1,16 @@
 """PDF handling: intake checks and conversion, printed documents, and the transfer packet."""
 
-from storage.pdf.documents import (
+from documents.errors import MATERIAL_ERROR_CODES, MaterialError
+from documents.fonts import CjkFont, find_cjk_font
+from documents.intake import EXTENSION_KINDS, NormalizedMaterial, check_filename, normalize_upload
+from documents.packet import (
+    COVER_BOOKMARK,
+    build_packet,
+    pdf_outline_pages,
+    pdf_outline_titles,
+    pdf_text,
+)
+from documents.render import (
     CaseParticulars,
     CoverInfo,
     Defect,
@@ -11,16 +21,6 @@ from storage.pdf.documents import (
     render_cover_sheet,
     render_receipt,
     render_supplement_notice,
-)
-from storage.pdf.errors import MATERIAL_ERROR_CODES, MaterialError
-from storage.pdf.fonts import CjkFont, find_cjk_font
-from storage.pdf.intake import EXTENSION_KINDS, NormalizedMaterial, check_filename, normalize_upload
-from storage.pdf.packet import (
-    COVER_BOOKMARK,
-    build_packet,
-    pdf_outline_pages,
-    pdf_outline_titles,
-    pdf_text,
 )
 
 __all__ = [

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _usable_secret(self) -> Settings:
-        from storage import secrets
+        from config import secrets
 
         if self.secret_key:
             self.secret_key = secrets.check(self.secret_key)
