@@ -85,12 +85,29 @@ class ReceiptInfo(CaseParticulars):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ELicenceLine:
+    """电子证照 as verified at the counter: listed on the cover sheet and printed as its own page."""
+
+    material: str
+    type_name: str
+    number: str
+    issuer: str
+    holder: str  # ALREADY masked by the caller
+    valid: str  # "2020-01-01 至 2040-12-31" or "… 至 长期"
+    verified_at: str
+    key_id: str
+    sha256: str = ""  # of the signed original
+    fields: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class CoverInfo(CaseParticulars):
     """转递封面: first page of the transfer packet the handling zone opens."""
 
     deadline: str
     time_limit: str = ""
     materials: Sequence[MaterialLine] = ()
+    e_licences: Sequence[ELicenceLine] = ()
     prechecked_by: str = ""
     forwarded_at: str = ""
     remarks: str = ""
@@ -259,7 +276,8 @@ def _signatures(labels: Sequence[str], st: _Styles, width: float) -> Table:
     return table
 
 
-def _render(title: str, case_no: str, story_of: Callable[[_Styles, float], list[Flowable]]) -> bytes:
+def _render(title: str, case_no: str, story_of: Callable[[_Styles, float], list[Flowable]], *,
+            number_label: str = "案件编号") -> bytes:
     """Lay out one document; ``invariant`` keeps the bytes identical for identical input."""
     font = find_cjk_font()
     st = _Styles(font)
@@ -279,7 +297,7 @@ def _render(title: str, case_no: str, story_of: Callable[[_Styles, float], list[
     def footer(canv: Canvas, _doc: object) -> None:
         canv.saveState()
         canv.setFont(font.name, 8)
-        canv.drawCentredString(A4[0] / 2, 9 * mm, f"{title} · 案件编号 {case_no} · 第 {canv.getPageNumber()} 页")
+        canv.drawCentredString(A4[0] / 2, 9 * mm, f"{title} · {number_label} {case_no} · 第 {canv.getPageNumber()} 页")
         canv.restoreState()
 
     doc.build(story_of(st, doc.width), onFirstPage=footer, onLaterPages=footer)
@@ -348,11 +366,58 @@ def render_cover_sheet(info: CoverInfo) -> bytes:
                 st.small,
             ),
         ]
+        if info.e_licences:
+            flow += [_p(f"电子证照（共 {len(info.e_licences)} 件，收件时已核验）", st.heading),
+                     _e_licence_table(info.e_licences, st, width)]
         if info.remarks:
             flow += [Spacer(1, 2 * mm), _p(f"备注：{info.remarks}", st.body)]
         return flow
 
     return _render("转递封面", info.case_no, story)
+
+
+def _e_licence_table(lines: Sequence[ELicenceLine], st: _Styles, width: float) -> Table:
+    rows: list[list[object]] = [[_p(h, st.small) for h in ("材料", "证照", "发证机关", "有效期", "核验")]]
+    for e in lines:
+        rows.append([_p(e.material, st.small), _p(f"{e.type_name}\n{e.number}", st.small), _p(e.issuer, st.small),
+                     _p(e.valid, st.small),
+                     _p(f"已核验 {e.verified_at}\n签名 Ed25519 · 密钥 {e.key_id}\n原件 SHA-256 {e.sha256[:16]}…",
+                        st.hash)])
+    return _grid(rows, [32 * mm, 36 * mm, 34 * mm, 30 * mm, width - 132 * mm], header=True)
+
+
+def render_e_licence(e: ELicenceLine) -> bytes:
+    """电子证照 as a page of the packet: the licence's content and what tongban verified about it."""
+
+    def story(st: _Styles, width: float) -> list[Flowable]:
+        rows: list[list[object]] = [
+            [_p("证照类型", st.small), _p(e.type_name, st.body)],
+            [_p("证照编号", st.small), _p(e.number, st.body)],
+            [_p("持证主体", st.small), _p(e.holder, st.body)],
+            [_p("发证机关", st.small), _p(e.issuer, st.body)],
+            [_p("有效期", st.small), _p(e.valid, st.body)],
+            *[[_p(k, st.small), _p(v, st.body)] for k, v in e.fields],
+        ]
+        check = [
+            [_p("核验结果", st.small),
+             _p("已核验：签名有效、在有效期内、未列入吊销清单、持证主体与申请人一致", st.body)],
+            [_p("核验时间", st.small), _p(e.verified_at, st.body)],
+            [_p("签名", st.small), _p(f"Ed25519（RFC 8785 规范化 JSON），发证机关密钥指纹 {e.key_id}", st.body)],
+            [_p("原件摘要", st.small), _p(f"SHA-256 {e.sha256}", st.hash)],
+        ]
+        return [
+            _header("电子证照", f"代替材料：{e.material}", e.number, st, width),
+            Spacer(1, 4 * mm),
+            _grid(rows, [30 * mm, width - 30 * mm], label_cols=1),
+            _p("核验记录", st.heading),
+            _grid(check, [30 * mm, width - 30 * mm], label_cols=1),
+            Spacer(1, 3 * mm),
+            _p("本页由通办系统根据发证机关签发的电子证照生成，签名原件与核验记录随案保存，可用 tongban verify 复核。",
+               st.small),
+        ]
+
+    # Rendered before the case has its number (store first, then one transaction): numbered by the licence.
+    return _render("电子证照", e.number, story, number_label="证照编号")
 
 
 def render_supplement_notice(info: NoticeInfo) -> bytes:

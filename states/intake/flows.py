@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.intake import ImageLimits
+from licences import service as e_licence
 from states.intake import service
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload, check_uploads, discard, store_checked
@@ -35,19 +36,31 @@ def receive_case(*, session_factory: sessionmaker[Session], store: ObjectStore, 
                  workdir: Path | None = None, limits: ImageLimits | None = None) -> str:
     """收件: returns the new case number."""
     with transaction(session_factory) as s:  # refuse a bad form before spending time on files
-        service.check_form(db_session=s, form=form, actor=actor)
+        item, id_number = service.check_form(db_session=s, form=form, actor=actor)
         zone = s.get(Zone, actor.zone_id)
         assert zone is not None
         zone_code = zone.code
+        e_licences = e_licence.prepare(db_session=s, item=item, form=form, uploads=uploads)
+    # 电子证照: fetched and verified before any file is stored; a refusal leaves nothing behind.
+    fallbacks = e_licence.check_fallbacks(form.licence_fallbacks, planned_for=e_licences.fallback_lines)
+    fetched = e_licence.fetch_and_verify(e_licences.planned, issuers=e_licences.issuers, applicant_id=id_number,
+                                         now=now, tz=clock.tz)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=SPOOL_PREFIX) as tmp:
         checked = check_uploads(uploads, Path(tmp), max_bytes=max_bytes, limits=limits)
         staged = store_checked(store, checked, zone_code=zone_code, now=now)
     try:
-        with transaction(session_factory) as s:
-            case = service.record_receipt(db_session=s, form=form, actor=actor, staged=staged, now=now, clock=clock)
-            return case.case_no
+        licences = e_licence.store_licences(store, fetched, zone_code=zone_code, now=now, tz=clock.tz, actor=actor)
     except BaseException:
         discard(store, staged)
+        raise
+    try:
+        with transaction(session_factory) as s:
+            case = service.record_receipt(db_session=s, form=form, actor=actor, now=now, clock=clock,
+                                          staged=staged + [x.rendering for x in licences])
+            e_licence.record(db_session=s, case=case, stored=licences, fallbacks=fallbacks, actor=actor, now=now)
+            return case.case_no
+    except BaseException:
+        discard(store, staged + e_licence.staged_files(licences))
         raise
 
 

@@ -23,6 +23,22 @@ class ChecklistTick(BaseModel):
     provided: bool = True
 
 
+class ELicenceIn(BaseModel):
+    """电子证照 in place of a scan: the line, the licence type (code or name) and its number."""
+
+    item_material_id: int
+    licence_type: str = Field(min_length=1, max_length=100)
+    number: str = Field(min_length=1, max_length=100)
+
+
+class LicenceFallbackIn(BaseModel):
+    """改交扫描件: the line's e-licence could not be fetched (issuer unreachable); a scan comes instead."""
+
+    item_material_id: int
+    licence_type: str = Field(min_length=1, max_length=100)
+    number: str = Field(default="", max_length=100)
+
+
 class ReceiveForm(BaseModel):
     item_code: str = Field(min_length=1, max_length=40)
     #: Needed only when two zones publish the same code (同事同标 items).
@@ -31,3 +47,5 @@ class ReceiveForm(BaseModel):
     checklist: list[ChecklistTick] = Field(default_factory=list)
     delivery_method: Literal["mail", "pickup"] = "mail"
     delivery_address: str = Field(default="", max_length=300)
+    e_licences: list[ELicenceIn] = Field(default_factory=list, max_length=50)
+    licence_fallbacks: list[LicenceFallbackIn] = Field(default_factory=list, max_length=50)

@@ -55,5 +55,7 @@ class ItemMaterial(Base):
     form: Mapped[str] = mapped_column(String(20), default="原件")
     copies: Mapped[int] = mapped_column(default=1)
     required: Mapped[bool] = mapped_column(default=True)
+    #: 电子证照: the licence type (licence_types.code) that may stand in for the scan; None: scans only.
+    e_licence: Mapped[str | None] = mapped_column(String(40))
 
     item: Mapped[Item] = relationship(back_populates="materials")

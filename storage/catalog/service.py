@@ -20,6 +20,8 @@ class MaterialSpec(BaseModel):
     form: str = "原件"
     copies: int = Field(default=1, ge=1, le=20)
     required: bool = True
+    #: 电子证照: a licence type (code or name, e.g. ``yyzz`` / ``营业执照``) that may stand in for the scan.
+    e_licence: str | None = Field(default=None, max_length=100)
 
 
 class ItemSpec(BaseModel):
@@ -70,9 +72,23 @@ def upsert_item(*, db_session: Session, spec: ItemSpec) -> Item:
             row = ItemMaterial(name=m.name)
             item.materials.append(row)
         row.position, row.form, row.copies, row.required = pos, m.form, m.copies, m.required
+        row.e_licence = licence_type_code(db_session=db_session, text=m.e_licence, where=f"item {spec.code}: {m.name}")
     item.materials.sort(key=lambda r: r.position)
     db_session.flush()
     return item
+
+
+def licence_type_code(*, db_session: Session, text: str | None, where: str) -> str | None:
+    """A material's e-licence type, by code or name, as its code; an unknown one names the line."""
+    from storage.licence.models import LicenceType
+
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    row = db_session.scalars(select(LicenceType).where((LicenceType.code == text) | (LicenceType.name == text))).first()
+    if row is None:
+        raise CatalogError(f"{where}: unknown e-licence type '{text}'")
+    return row.code
 
 
 def load_specs(path: Path) -> list[ItemSpec]:
