@@ -16,6 +16,7 @@ from documents import (
     CaseParticulars,
     CoverInfo,
     Defect,
+    ELicenceLine,
     MaterialLine,
     NoticeInfo,
     ReceiptInfo,
@@ -118,7 +119,25 @@ def cover_pdf(case: Case, *, tz: str, now: datetime) -> bytes:
         **_particulars(case, tz),  # type: ignore[arg-type]
         deadline=local(case.due_at, tz, "%Y-%m-%d"), time_limit=f"{case.item.promised_days} 个工作日",
         materials=_materials(case, with_hash=True), forwarded_at=local(now, tz),
+        e_licences=_e_licences(case, tz),
     ))
+
+
+def _e_licences(case: Case, tz: str) -> list[ELicenceLine]:
+    """电子证照 of the case as the cover sheet lists them: what was verified, when, against which key."""
+    from licences import service as e_licence
+
+    db_session = object_session(case)
+    if db_session is None:
+        return []
+    files = {f.id: f for f in case.files}
+    names = {m.id: m.name for m in case.materials}
+    return [ELicenceLine(material=names.get(r.material_id, ""), type_name=r.type_name, number=mask_text(r.number),
+                         issuer=r.issuer_name, holder=mask_text(r.holder_name),
+                         valid=f"{r.valid_from or '—'} 至 {r.valid_until or '长期'}",
+                         verified_at=local(r.verified_at, tz), key_id=r.key_id,
+                         sha256=files[r.original_file_id].sha256 if r.original_file_id in files else "")
+            for r in e_licence.licences_of(db_session=db_session, case_id=case.id)]
 
 
 def notice_pdf(case: Case, notice: AuditEvent, *, tz: str, supplement_by: str = "") -> bytes:

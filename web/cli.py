@@ -212,9 +212,50 @@ def verify(case_no: str) -> None:
     for p in report.problems:
         typer.echo(f"PROBLEM  {p}")
     typer.echo(f"{case_no}: {'OK' if report.ok else 'TAMPERED'} — {report.events_checked} audit events, "
-               f"{report.files_checked} files checked")
+               f"{report.files_checked} files checked, {report.licences_checked} e-licence signatures re-checked")
     if not report.ok:
         raise typer.Exit(2)
+
+
+licence_app = typer.Typer(help="电子证照: licence types and registered issuers.", no_args_is_help=True)
+app.add_typer(licence_app, name="licence")
+
+
+@licence_app.command("types")
+def licence_types() -> None:
+    """The licence types and the issuer asked for each."""
+    from licences import service as e_licence
+    from storage.db import transaction
+
+    with transaction(_runtime().session_factory) as s:
+        for t in e_licence.list_types(db_session=s):
+            typer.echo(f"{t.code}\t{t.name}\t{t.holder_kind}\t{t.issuer_code or '—'}")
+
+
+@licence_app.command("register-issuer")
+def licence_register_issuer(
+    code: str,
+    endpoint: Annotated[str, typer.Option(help="the issuer's service, e.g. http://127.0.0.1:8701")],
+    name: Annotated[str, typer.Option(help="发证机关名称")],
+    public_key: Annotated[str, typer.Option(help="Ed25519 public key, base64 (compare its fingerprint with "
+                                                 "the authority's out of band)")],
+    types: Annotated[str, typer.Option(help="licence types it issues, comma-separated codes or names")] = "",
+    authority: str = "",
+) -> None:
+    """Register (or update) an issuing authority with the key its licences are verified against."""
+    from licences import service as e_licence
+    from licences.signing import fingerprint
+    from states.transition.errors import PayloadInvalid
+    from storage.db import transaction
+
+    try:
+        with transaction(_runtime().session_factory) as s:
+            row = e_licence.register_issuer(db_session=s, code=code, name=name, authority=authority,
+                                            public_key=public_key, endpoint=endpoint,
+                                            types=[t for t in types.split(",") if t.strip()])
+            typer.echo(f"registered {row.code} {row.name} at {row.endpoint}, key {fingerprint(row.public_key)}")
+    except PayloadInvalid as exc:
+        raise fail(f"{exc.field}: {exc.reason_zh}") from exc
 
 
 shipment_app = typer.Typer(help="Result shipments in the post (结果寄递).", no_args_is_help=True)

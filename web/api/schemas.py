@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.orm import object_session
 
 from states.calendar import PROVISIONAL_NOTE, UnknownYearError
 from states.identifiers import mask_id, mask_payload, mask_phone, mask_text
@@ -19,6 +20,7 @@ from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
+from storage.licence.models import CaseLicence
 from storage.sla.models import deadlines_of, pauses_of
 
 
@@ -35,6 +37,25 @@ class FileOut(BaseModel):
     created_at: datetime
 
 
+class ELicenceOut(BaseModel):
+    """电子证照 · 已核验: the e-licence that stands in for the material, and who issued it."""
+
+    status: str = "verified"
+    label: str = "电子证照 · 已核验"
+    licence_type: str
+    type_name: str
+    number: str
+    issuer: str
+    issuer_name: str
+    key_id: str
+    valid_from: str
+    valid_until: str | None
+    verified_at: datetime
+    rendering_file_id: int
+    original_file_id: int
+    record_file_id: int
+
+
 class MaterialOut(BaseModel):
     id: int
     name: str
@@ -44,6 +65,7 @@ class MaterialOut(BaseModel):
     paper_received: bool = False
     verdict: str | None
     remark: str
+    e_licence: ELicenceOut | None = None
 
 
 class ShipmentOut(BaseModel):
@@ -163,6 +185,13 @@ def calendar_of(case: Case, clock: Clock, watched_provisional: bool = False) -> 
                        provisional_note=f"暂定 provisional：{PROVISIONAL_NOTE}" if provisional else None)
 
 
+def licences_of(case: Case) -> list[CaseLicence]:
+    from licences import service as e_licence
+
+    db_session = object_session(case)
+    return e_licence.licences_of(db_session=db_session, case_id=case.id) if db_session is not None else []
+
+
 def file_out(f: StoredFile) -> FileOut:
     return FileOut(id=f.id, purpose=f.purpose, filename=mask_text(f.filename), kind=f.kind, size=f.size,
                    sha256=f.sha256, page_count=f.page_count, zone=f.zone_code, material_id=f.material_id,
@@ -186,12 +215,18 @@ def case_out(case: Case, now: datetime, allowed: list[str], clock: Clock | None 
         else:
             clock_fields.update(time_used_workdays=standing.used_workdays,
                                 time_left_workdays=standing.left_workdays, paused_workdays=standing.paused_workdays)
+    e_licences = {r.material_id: ELicenceOut(
+        licence_type=r.licence_type, type_name=r.type_name, number=mask_text(r.number), issuer=r.issuer_code,
+        issuer_name=r.issuer_name, key_id=r.key_id, valid_from=r.valid_from, valid_until=r.valid_until,
+        verified_at=r.verified_at, rendering_file_id=r.rendering_file_id, original_file_id=r.original_file_id,
+        record_file_id=r.record_file_id) for r in licences_of(case)}
     return CaseOut(
         **summary(case, now), applicant_kind=case.applicant.kind, applicant_phone=mask_phone(case.applicant.phone),
         delivery_method=case.delivery_method, paused_since=case.paused_since, decided_at=case.decided_at,
         closed_at=case.closed_at, last_reason=mask_text(case.last_reason or ""), assignee_id=case.assignee_id,
         materials=[MaterialOut(id=m.id, name=m.name, required=m.required, provided=m.provided,
-                               paper_received=m.paper_received, verdict=m.verdict, remark=mask_text(m.remark or ""))
+                               paper_received=m.paper_received, verdict=m.verdict, remark=mask_text(m.remark or ""),
+                               e_licence=e_licences.get(m.id))
                    for m in case.materials],
         files=[file_out(f) for f in case.files],
         shipments=[ShipmentOut(direction=s.direction, carrier=s.carrier, tracking_no=s.tracking_no,
