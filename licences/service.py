@@ -60,6 +60,13 @@ MESSAGES_ZH: dict[Refusal, str] = {
 }
 
 
+def line_error(field: str, reason: str, *, reason_zh: str, item_material_id: int) -> PayloadInvalid:
+    """A refusal about one checklist line's e-licence: the line travels with it (the page shows it there)."""
+    exc = PayloadInvalid(field, reason, reason_zh=reason_zh)
+    exc.detail.update(item_material_id=item_material_id, message_zh=reason_zh)
+    return exc
+
+
 class LicenceRefused(PayloadInvalid):
     """An e-licence not accepted: names the material, says why in Chinese; nothing was attached."""
 
@@ -186,8 +193,8 @@ def plan(*, db_session: Session, item: Item, requests: list[ELicenceIn]) -> list
             raise PayloadInvalid(f"e_licences[{i}].item_material_id", f"not a material of item {item.code}",
                                  reason_zh="不是本事项的材料")
         if req.item_material_id in seen:
-            raise PayloadInvalid(f"e_licences[{i}].item_material_id", "one e-licence per material",
-                                 reason_zh=f"材料“{mat.name}”只能附加一份电子证照")
+            raise line_error(f"e_licences[{i}].item_material_id", "one e-licence per material",
+                             reason_zh=f"材料“{mat.name}”只能附加一份电子证照", item_material_id=mat.id)
         seen.add(req.item_material_id)
         lt = find_type(db_session=db_session, text=req.licence_type)
         type_name = lt.name if lt else req.licence_type
@@ -221,11 +228,13 @@ def prepare(*, db_session: Session, item: Item, form: ReceiveForm, uploads: Sequ
         for i, (fb, p) in enumerate(zip(form.licence_fallbacks, plan(db_session=db_session, item=item,
                                                                        requests=asked), strict=True)):
             if any(x.item_material_id == fb.item_material_id for x in planned):
-                raise PayloadInvalid(f"licence_fallbacks[{i}]", "the same material has an e-licence",
-                                     reason_zh=f"材料“{p.material}”已附电子证照，无需改交扫描件")
+                raise line_error(f"licence_fallbacks[{i}]", "the same material has an e-licence",
+                                 reason_zh=f"材料“{p.material}”已附电子证照，无需改交扫描件",
+                                 item_material_id=p.item_material_id)
             if fb.item_material_id not in with_scans:
-                raise PayloadInvalid(f"licence_fallbacks[{i}]", "a scan of the material is required",
-                                     reason_zh=f"材料“{p.material}”改交扫描件：请上传该材料的扫描件")
+                raise line_error(f"licence_fallbacks[{i}]", "a scan of the material is required",
+                                 reason_zh=f"材料“{p.material}”改交扫描件：请上传该材料的扫描件",
+                                 item_material_id=p.item_material_id)
             fallback_lines[fb.item_material_id] = p
     return Prepared(planned=planned, issuers=registered(db_session=db_session), fallback_lines=fallback_lines)
 
@@ -281,8 +290,9 @@ def check_fallbacks(fallbacks: list[LicenceFallbackIn], *, planned_for: dict[int
                         "issuer": p.issuer.code, "issuer_name": p.issuer.name, "reason": "issuer_unreachable",
                         "reason_zh": "发证机关电子证照服务不可达，改交扫描件", "error": str(exc)[:300]})
             continue
-        raise PayloadInvalid(f"licence_fallbacks[{i}]", "the issuer is reachable: verify the e-licence instead",
-                             reason_zh=f"材料“{p.material}”：发证机关“{p.issuer.name}”现已可以访问，请直接核验电子证照")
+        raise line_error(f"licence_fallbacks[{i}]", "the issuer is reachable: verify the e-licence instead",
+                         reason_zh=f"材料“{p.material}”：发证机关“{p.issuer.name}”现已可以访问，请填写证照编号直接核验",
+                         item_material_id=p.item_material_id)
     return out
 
 

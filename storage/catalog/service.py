@@ -87,7 +87,7 @@ def licence_type_code(*, db_session: Session, text: str | None, where: str) -> s
     text = text.strip()
     row = db_session.scalars(select(LicenceType).where((LicenceType.code == text) | (LicenceType.name == text))).first()
     if row is None:
-        raise CatalogError(f"{where}: unknown e-licence type '{text}'")
+        raise CatalogError(f"{where}：未知的电子证照类型“{text}”（unknown e-licence type）")
     return row.code
 
 

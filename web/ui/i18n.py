@@ -718,3 +718,28 @@ EN.update({
     "adm.side.handling": "handling zone mails",
     "adm.side.receiving": "receiving zone mails",
 })
+
+# 电子证照 at the counter (licences/): the checklist line's e-licence inputs and the case page's label.
+ZH.update({
+    "lic.instead": "或用电子证照代替扫描件",
+    "lic.number": "{type}编号",
+    "lic.fallback": "发证机关不可达，改交扫描件",
+    "lic.verified": "电子证照 · 已核验",
+    "lic.issuer": "发证机关：{name}",
+    "lic.admin_hint": "每行：材料名称 | 形式 | 份数 | 必交/选交 | 电子证照类型（可省略，如 yyzz 或 营业执照：该材料可用电子证照代替扫描件）",
+    "lic.hint": "填写证照编号后，系统向发证机关取证并核验签名、有效期、吊销清单和持证主体。",
+})
+EN.update({
+    "lic.instead": "or an e-licence instead of the scan",
+    "lic.number": "{type} number",
+    "lic.fallback": "issuer unreachable: a scan instead",
+    "lic.verified": "e-licence · verified",
+    "lic.issuer": "issued by {name}",
+    "lic.admin_hint": "One line each: name | form | copies | required/optional | e-licence type (optional, e.g. "
+                      "yyzz: an e-licence may stand in for the scan)",
+    "lic.hint": "With a licence number, tongban fetches the licence from its issuer and verifies its signature, "
+                "validity, the revocation list and the holder.",
+})
+EVENT_LABELS_ZH.update({"verify_e_licence": "核验电子证照", "e_licence_fallback": "电子证照不可达，改交扫描件"})
+EVENT_LABELS_EN.update({"verify_e_licence": "e-licence verified",
+                        "e_licence_fallback": "e-licence unreachable, scan instead"})

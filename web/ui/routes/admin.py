@@ -201,11 +201,12 @@ def items_page(request: Request, user: UserDep) -> Response:
 
 
 def _materials_text(item: Item) -> str:
-    return "\n".join(f"{m.name} | {m.form} | {m.copies} | {'必交' if m.required else '选交'}" for m in item.materials)
+    return "\n".join(f"{m.name} | {m.form} | {m.copies} | {'必交' if m.required else '选交'}"
+                     + (f" | {m.e_licence}" if m.e_licence else "") for m in item.materials)
 
 
 def _parse_materials(text: str) -> list[dict[str, Any]]:
-    """``name | form | copies | 必交/选交`` per line; only the name is required."""
+    """``name | form | copies | 必交/选交 | 电子证照类型`` per line; only the name is required."""
     out = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split("|")]
@@ -218,6 +219,8 @@ def _parse_materials(text: str) -> list[dict[str, Any]]:
             entry["copies"] = parts[2]
         if len(parts) > 3 and parts[3]:
             entry["required"] = parts[3] not in ("选交", "optional", "否", "no")
+        if len(parts) > 4 and parts[4]:
+            entry["e_licence"] = parts[4]
         out.append(entry)
     return out
 
@@ -249,6 +252,8 @@ def _update_item(db_session: Any, item: Item, spec: catalog.ItemSpec) -> None:
     for pos, m in enumerate(spec.materials, start=1):
         row = by_name.pop(m.name, None) or ItemMaterial(name=m.name)
         row.position, row.form, row.copies, row.required = pos, m.form, m.copies, m.required
+        row.e_licence = catalog.licence_type_code(db_session=db_session, text=m.e_licence,
+                                                  where=f"{item.code} · {m.name}")
         rows.append(row)
     item.materials = rows
     db_session.flush()
@@ -276,6 +281,10 @@ def save_item(request: Request, item_id: int, user: UserDep, form: FormDep) -> R
                 return _page(request, "admin/item.html", status_code=422, item=item, materials=materials_text,
                              error=message)
             _update_item(s, item, spec)
+    except catalog.CatalogError as exc:  # an unknown e-licence type: the transaction is gone, nothing kept
+        with transaction(runtime_of(request).session_factory) as s:
+            return _page(request, "admin/item.html", status_code=422, item=_own_item(s, user, item_id),
+                         materials=materials_text, error=str(exc))
     except IntegrityError:
         with transaction(runtime_of(request).session_factory) as s:
             item = _own_item(s, user, item_id)

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from documents import papers as documents
 from documents import pdf_outline_pages
 from documents.errors import MaterialError
+from licences import service as e_licence
 from states import identifiers
 from states.enums import Form
 from states.intake import flows as intake
@@ -102,6 +103,7 @@ def _case_context(request: Request, s: Session, user: UiUser, case: Case) -> dic
                                and case.state in states),
         files_of={m.id: [f for f in case.files if f.material_id == m.id
                          and f.purpose in ("material", "supplement")] for m in case.materials},
+        e_licence_of={r.material_id: r for r in e_licence.licences_of(db_session=s, case_id=case.id)},
         on_time=(case.decided_at <= case.due_at) if case.decided_at and case.due_at else None,
         one_click=ONE_CLICK, reason_only=REASON_ONLY, panels=panels(transitions.events_for(user.actor, case)),
         calendar_note=calendar_of(case, runtime.clock).note,

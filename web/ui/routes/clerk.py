@@ -12,11 +12,12 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from documents.errors import MATERIAL_ERROR_STATUS, MaterialError
+from licences import service as e_licence
 from states import identifiers
 from states.intake import flows as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
-from states.transition.errors import CaseNotFound, TransitionError
+from states.transition.errors import CaseNotFound, PayloadInvalid, TransitionError
 from storage.catalog import service as catalog
 from storage.catalog.models import Item
 from storage.db import transaction
@@ -108,7 +109,7 @@ def _page(request: Request, user: UiUser, *, values: dict[str, str], errors: dic
         items = catalog.list_items(db_session=s, exclude_zone_id=user.zone_id)
         item = _find_item(items, values.get("item_id"), values.get("item"))
         return render(request, "receive.html", status_code=status, items=items, item=item, item_label=item_label,
-                      values=values, errors=errors, notice=notice,
+                      values=values, errors=errors, notice=notice, licence_names=e_licence_names(s),
                       ticked={k for k in values if k.startswith("tick_")})
 
 
@@ -129,7 +130,25 @@ def item_materials(request: Request, item_id: int, user: UserDep) -> Response:
         if item is None:
             raise CaseNotFound(f"no item {item_id} for this window")
         return render(request, "_checklist.html", item=item, item_label=item_label, values={}, errors={},
-                      ticked=set())
+                      ticked=set(), licence_names=e_licence_names(s))
+
+
+def e_licence_names(db_session: Any) -> dict[str, str]:
+    return {t.code: t.name for t in e_licence.list_types(db_session=db_session)}
+
+
+def _e_licences(form: FormData, material_ids: tuple[int, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """电子证照 per checklist line: ``licence_no_<id>`` (with ``licence_type_<id>``); a ticked
+    ``licence_fallback_<id>`` says the clerk gives a scan instead because the issuer is unreachable."""
+    wanted, fallbacks = [], []
+    for m in material_ids:
+        number = str(form.get(f"licence_no_{m}") or "").strip()
+        kind = str(form.get(f"licence_type_{m}") or "").strip()
+        if form.get(f"licence_fallback_{m}"):
+            fallbacks.append({"item_material_id": m, "licence_type": kind, "number": number})
+        elif number:
+            wanted.append({"item_material_id": m, "licence_type": kind, "number": number})
+    return wanted, fallbacks
 
 
 def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
@@ -156,7 +175,8 @@ async def receive(request: Request, user: Annotated[UiUser, Depends(clerk_user)]
     runtime = runtime_of(request)
     lang = lang_of(request)
     values = {k: str(form.get(k) or "") for k in FIELDS}
-    values.update({k: "1" for k in form if k.startswith("tick_")})
+    values.update({k: "1" for k in form if k.startswith(("tick_", "licence_fallback_"))})
+    values.update({k: str(form.get(k) or "") for k in form if k.startswith("licence_no_")})
     errors: dict[str, str] = {}
     file_error: dict[str, str] | None = None
 
@@ -187,6 +207,7 @@ async def receive(request: Request, user: Annotated[UiUser, Depends(clerk_user)]
                 "checklist": [{"item_material_id": m} for m in item.material_ids if form.get(f"tick_{m}")],
                 "delivery_method": values["delivery_method"] or "mail",
                 "delivery_address": values["delivery_address"],
+                **dict(zip(("e_licences", "licence_fallbacks"), _e_licences(form, item.material_ids), strict=True)),
             })
         except ValidationError as exc:
             for e in exc.errors():
@@ -205,6 +226,13 @@ async def receive(request: Request, user: Annotated[UiUser, Depends(clerk_user)]
                 field = where.get(exc.filename, "checklist")
                 errors[field] = message
                 file_error = {"file": exc.filename, "field": field, "reason": exc.code}
+            except PayloadInvalid as exc:
+                if "item_material_id" not in exc.detail:  # not about one line's e-licence: as every refusal
+                    field = ui_errors.input_of(exc.field)
+                    errors[field if field in FIELDS or field == "checklist" else "_form"] = \
+                        ui_errors.refusal_text(lang, exc)
+                else:  # the line's own slot, in Chinese, naming the material
+                    errors[f"licence_{exc.detail['item_material_id']}"] = exc.reason_zh if lang == "zh" else exc.reason
             except TransitionError as exc:
                 if exc.status in (403, 404):
                     raise
