@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -133,3 +133,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "real servers")
     for line in servers.REGISTRY.summary_lines():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def licence_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """电子证照: the demo issuing authority (``python -m licences.issuer``) on loopback, once per session."""
+    from tests.licences.support import start_issuer
+
+    yield from start_issuer(tmp_path_factory.mktemp("licence-issuer"))

@@ -256,6 +256,8 @@ class VerifyOut(BaseModel):
     ok: bool
     files_checked: int
     events_checked: int
+    #: 电子证照 whose issuer's signature was checked again.
+    licences_checked: int = 0
     problems: list[str]
 
 
@@ -265,4 +267,5 @@ def verify_case(case_no: str, actor: ActorDep,
     with transaction(runtime.session_factory) as s:
         _visible_case(runtime, s, actor, case_no)
         r = verify.verify_case(db_session=s, store=runtime.store, case_no=case_no)
-        return VerifyOut(ok=r.ok, files_checked=r.files_checked, events_checked=r.events_checked, problems=r.problems)
+        return VerifyOut(ok=r.ok, files_checked=r.files_checked, events_checked=r.events_checked,
+                         licences_checked=r.licences_checked, problems=r.problems)
