@@ -44,7 +44,8 @@ def _licence(number: str, holder_id: str = USCC, **extra: object) -> dict[str, o
     return {"type": "yyzz", "type_name": "营业执照", "number": number,
             "holder": {"name": HOLDER, "id_number": holder_id, "kind": "enterprise"},
             "valid_from": "2020-03-01", "valid_until": None, "issued_on": "2020-03-01",
-            "fields": {"法定代表人": "张三", "住所": "天津经济技术开发区第三大街1号", "注册资本": "500万元人民币"}, **extra}
+            "fields": {"法定代表人": "张三", "住所": "天津经济技术开发区第三大街1号", "注册资本": "500万元人民币"},
+            **extra}
 
 
 REGISTER = {
