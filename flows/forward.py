@@ -81,7 +81,9 @@ def plan(runtime: Runtime, case_no: str) -> ForwardPlan | None:
         files = tuple(
             SourceFile(id=f.id, material_name=names.get(f.material_id or -1, "其他材料"), filename=f.filename,
                        kind=f.kind, sha256=f.sha256, size=f.size, page_count=f.page_count, object_key=f.object_key)
-            for f in case.files if f.purpose in ("material", "supplement")
+            # 电子证照: the signed original and its verification record travel too (copied and hashed,
+            # listed in the manifest) but are not pages of the packet; their rendering is.
+            for f in case.files if f.purpose in ("material", "supplement", "licence")
         )
         cover = documents.cover_pdf(case, tz=runtime.settings.timezone, now=runtime.now())
         return ForwardPlan(case_no=case.case_no, handling_zone=case.handling_zone.code, version=case.version,
@@ -123,6 +125,8 @@ def build_and_store_packet(runtime: Runtime, p: ForwardPlan) -> tuple[str, int, 
     with tempfile.TemporaryDirectory(dir=runtime.spool_dir, prefix=FORWARD_SPOOL_PREFIX) as tmp:
         parts: list[tuple[str, io.BufferedReader | Path]] = []
         for f in p.files:
+            if f.kind == "json":  # an e-licence's signed original or record: copied, not a packet page
+                continue
             src = Path(tmp) / f"src-{f.id}{Path(f.filename).suffix.lower()}"
             with src.open("wb") as out:
                 for chunk in runtime.store.iter_bytes(p.copy_key(f)):

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from documents import pdf_outline_titles, pdf_text
+from licences.signing import signature_valid
 from storage.case.models import Case, StoredFile
 from storage.db import transaction
 from tests.app_harness import TRACKING, Tongban, make_pdf
@@ -83,7 +84,7 @@ def test_clerk_attaches_a_verified_business_licence_instead_of_a_scan(lic: Tongb
     signed = json.loads(lic.client.get(f"/api/v1/cases/{case['case_no']}/files/{original['id']}", headers=h).content)
     assert signed["licence"]["number"] == GOOD and signed["signature"]["alg"] == "Ed25519"
     rec = json.loads(lic.client.get(f"/api/v1/cases/{case['case_no']}/files/{record['id']}", headers=h).content)
-    assert rec["result"] == "verified" and rec["issuer"]["public_key"] == lic_key(lic)
+    assert rec["result"] == "verified" and rec["issuer"]["public_key"] == licence_key(lic)
     assert rec["original_sha256"] == original["sha256"]
 
     trail = lic.client.get(f"/api/v1/cases/{case['case_no']}/audit", headers=h).json()
@@ -92,7 +93,7 @@ def test_clerk_attaches_a_verified_business_licence_instead_of_a_scan(lic: Tongb
     assert v["ok"] is True and v["licences_checked"] == 1 and v["files_checked"] == 4
 
 
-def lic_key(tb: Tongban) -> str:
+def licence_key(tb: Tongban) -> str:
     from licences import service as e_licence
 
     with transaction(tb.runtime.session_factory) as s:
@@ -167,6 +168,15 @@ def test_an_e_licence_case_runs_to_delivery_and_its_packet_carries_the_verificat
     assert any("营业执照副本" in t and "电子证照" in t for t in titles), titles
     text = pdf_text(packet.content)
     assert "电子证照（共 1 件，收件时已核验）" in text and support.ISSUER_NAME in text
+    # the handling zone holds its own copy of the signed original, which still verifies
+    case = lic.client.get(f"/api/v1/cases/{case_no}", headers=lic.h("tj_reviewer")).json()
+    e = next(m["e_licence"] for m in case["materials"] if m["e_licence"])
+    original = next(f for f in case["files"] if f["id"] == e["original_file_id"])
+    copy = next(f for f in case["files"] if f["purpose"] == "copy" and f["sha256"] == original["sha256"])
+    assert copy["zone"] == "TJ-TEDA"
+    signed = json.loads(lic.client.get(f"/api/v1/cases/{case_no}/files/{copy['id']}", headers=lic.h("tj_reviewer"))
+                        .content)
+    assert signature_valid("licence", signed, licence_key(lic))
     assert lic.event("tj_reviewer", case_no, "accept").status_code == 200
     assert lic.event("tj_reviewer", case_no, "claim").status_code == 200
     up = lic.upload("tj_reviewer", case_no, "result", "准予变更决定书.pdf", make_pdf("决定书"))

@@ -81,3 +81,41 @@ def test_clerk_verifies_an_e_licence_at_the_counter_after_every_bad_one_is_named
     expect(verified).to_contain_text(support.GOOD)
     page = clerk.content()
     assert "核验电子证照" in page and "电子证照不可达，改交扫描件" in page  # both in the case's trail
+
+
+def test_admin_registers_an_issuer_and_marks_a_line_for_an_e_licence(
+        new_page: Any, ui_server: UiServer, licence_issuer: IssuerProcess) -> None:
+    support.set_up(ui_server.runtime.session_factory, licence_issuer)
+    admin = new_page()
+    login(admin, "tj_admin")
+    admin.goto("/ui/admin/licences")
+    types = admin.locator("#licence-types")
+    for name in ("营业执照", "不动产权证书", "特种设备作业人员证", "食品经营许可证", "居民身份证"):
+        expect(types).to_contain_text(name)
+    expect(admin.locator('[data-type="yyzz"]')).to_contain_text(support.ISSUER)
+    expect(admin.locator(f'[data-issuer="{support.ISSUER}"]')).to_contain_text(licence_issuer.key_id)
+
+    admin.get_by_label("代码").fill("SH-TZSB")
+    admin.get_by_label("名称", exact=True).fill("上海市特种设备监督检验技术研究院")
+    admin.get_by_label("服务地址").fill("http://127.0.0.1:9")
+    admin.get_by_label("Ed25519 公钥").fill("bm90IGEga2V5")
+    admin.get_by_role("button", name="保存").click()
+    expect(admin.locator("#issuer-error")).to_contain_text("公钥无效")
+    expect(admin.locator('[data-issuer="SH-TZSB"]')).to_have_count(0)  # nothing kept
+    expect(admin.get_by_label("代码")).to_have_value("SH-TZSB")  # what was typed stays
+    admin.get_by_label("Ed25519 公钥").fill(licence_issuer.public_key)
+    admin.get_by_label("签发的证照类型").fill("特种设备作业人员证")
+    admin.get_by_role("button", name="保存").click()
+    expect(admin.locator('[data-issuer="SH-TZSB"]')).to_contain_text(licence_issuer.key_id)
+    expect(admin.locator('[data-type="tzsbzyry"]')).to_contain_text("SH-TZSB")
+
+    # the item's materials text: an unknown e-licence type is refused naming the line, a known one kept
+    admin.goto(f"/ui/admin/items/{ui_server.item_id(support.ITEM, 'TJ-TEDA')}")
+    box = admin.locator('textarea[name="materials"]')
+    expect(box).to_contain_text("营业执照副本 | 复印件 | 1 | 必交 | yyzz")
+    text = box.input_value()
+    box.fill(text.replace("不动产权证书 | 复印件 | 1 | 选交 | bdcqzs", "不动产权证书 | 复印件 | 1 | 选交 | 驾驶证"))
+    admin.get_by_role("button", name="保存").click()
+    expect(admin.locator("body")).to_contain_text("不动产权证书：未知的电子证照类型“驾驶证”")
+    admin.goto(f"/ui/admin/items/{ui_server.item_id(support.ITEM, 'TJ-TEDA')}")
+    expect(admin.locator('textarea[name="materials"]')).to_contain_text("不动产权证书 | 复印件 | 1 | 选交 | bdcqzs")
