@@ -95,14 +95,14 @@ def test_admin_registers_an_issuer_and_marks_a_line_for_an_e_licence(
     expect(admin.locator('[data-type="yyzz"]')).to_contain_text(support.ISSUER)
     expect(admin.locator(f'[data-issuer="{support.ISSUER}"]')).to_contain_text(licence_issuer.key_id)
 
-    admin.get_by_label("代码").fill("SH-TZSB")
+    admin.get_by_label("代码", exact=True).fill("SH-TZSB")
     admin.get_by_label("名称", exact=True).fill("上海市特种设备监督检验技术研究院")
     admin.get_by_label("服务地址").fill("http://127.0.0.1:9")
     admin.get_by_label("Ed25519 公钥").fill("bm90IGEga2V5")
     admin.get_by_role("button", name="保存").click()
     expect(admin.locator("#issuer-error")).to_contain_text("公钥无效")
     expect(admin.locator('[data-issuer="SH-TZSB"]')).to_have_count(0)  # nothing kept
-    expect(admin.get_by_label("代码")).to_have_value("SH-TZSB")  # what was typed stays
+    expect(admin.get_by_label("代码", exact=True)).to_have_value("SH-TZSB")  # what was typed stays
     admin.get_by_label("Ed25519 公钥").fill(licence_issuer.public_key)
     admin.get_by_label("签发的证照类型").fill("特种设备作业人员证")
     admin.get_by_role("button", name="保存").click()
