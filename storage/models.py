@@ -5,6 +5,7 @@ from storage.calendar.models import CalendarYear
 from storage.case.models import Applicant, Case, CaseSequence, Material, Shipment, StoredFile
 from storage.catalog.models import Item, ItemMaterial
 from storage.db import Base
+from storage.kiosk.models import KioskReceipt, KioskTerminal, KioskVisit
 from storage.outbox.models import OutboxJob
 from storage.session.models import UserSession
 from storage.sla.models import Alert, CaseDeadline, CasePause, Delivery
@@ -14,5 +15,6 @@ from storage.zone.models import Zone
 __all__ = [
     "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CasePause", "CaseSequence",
     "Delivery",
-    "Item", "ItemMaterial", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "UserSession", "Zone",
+    "Item", "ItemMaterial", "KioskReceipt", "KioskTerminal", "KioskVisit",
+    "Material", "OutboxJob", "Shipment", "StoredFile", "User", "UserSession", "Zone",
 ]
