@@ -40,7 +40,8 @@ class TerminalRefused(Forbidden):
     MESSAGE_ZH = "该终端未登记、已停用或终端密钥不正确，不能作为自助机使用。请联系管理员登记终端。"
 
     def __init__(self) -> None:
-        super().__init__("this terminal is not registered, is disabled, or sent a wrong device secret")
+        super().__init__("this terminal is not registered, is disabled, or sent a wrong device secret",
+                         message_zh=self.MESSAGE_ZH)
 
 
 def _digest(value: str) -> str:
