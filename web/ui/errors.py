@@ -49,7 +49,7 @@ def input_of(field: str) -> str:
         return "checklist"
     if field.startswith("originals."):
         return "originals_" + field.split(".", 1)[1]
-    if field.startswith("materials"):
+    if field.startswith("materials") or field == "locker":  # the kiosk's paper: shown with the pre-check
         return "materials"
     return field
 

@@ -85,6 +85,11 @@ def sign_in_terminal(page: Any, terminal_id: str, secret: str) -> None:
     expect(page).to_have_url(re.compile(r"/ui/kiosk$"))
 
 
+def typed_values(page: Any) -> str:
+    """Whatever the page's inputs hold (not part of its text): a previous applicant's must not be there."""
+    return str(page.evaluate("Array.from(document.querySelectorAll('input')).map(i => i.value).join(' ')"))
+
+
 def draw_signature(page: Any) -> None:
     box = page.locator("#sign-pad").bounding_box()
     x, y = box["x"], box["y"]
@@ -201,6 +206,7 @@ def test_an_applicant_is_served_at_the_kiosk_and_a_clerk_confirms_the_locker_pap
             expect(page.locator("#applicant_id_number")).to_have_value("")
             expect(page.locator("#applicant_name")).to_have_value("")
         expect(page.locator("body")).not_to_contain_text("李读卡")
+        assert RESIDENT_ID not in typed_values(page) and "李读卡" not in typed_values(page)
         response = page.request.get("/ui/kiosk/receipt", max_redirects=0)
         assert response.status == 303 and "no-store" in response.headers["cache-control"]
 
@@ -292,10 +298,11 @@ def test_inactivity_wipes_the_screen_with_a_countdown_and_the_server_forgets(
             expect(page.locator("#applicant_name")).to_have_value("")
             expect(page.locator("#applicant_id_number")).to_have_value("")
         expect(page.locator("body")).not_to_contain_text("王输入")
+        assert RESIDENT_ID not in typed_values(page) and "王输入" not in typed_values(page)
 
         # on the receipt too: the pickup code disappears, and the server no longer holds it
-        page.goto("/ui/kiosk")
-        page.locator("#items .ktile").first.click()
+        page.goto("/ui/kiosk?q=档案")
+        page.locator('#items .ktile[data-item="QY-001"]').click()
         fill_application(page, tmp_path, None)
         page.get_by_role("button", name="提交申请").click()
         expect(page).to_have_url(re.compile(r"/ui/kiosk/receipt$"))
