@@ -16,6 +16,10 @@
 
   function wipe() {
     if (wiped) { return; }
+    if (body.hasAttribute("data-home")) {  // the start screen holds no applicant: just start it afresh
+      if (window.location.search) { wiped = true; window.location.replace("/ui/kiosk"); } else { touch(); }
+      return;
+    }
     wiped = true;
     document.querySelectorAll("form").forEach(function (f) { if (f !== finishForm) { f.reset(); } });
     var pad = document.getElementById("sign-pad");
