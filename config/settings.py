@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     #: and counter (clerk) sessions after this many idle minutes (0 = no idle timeout).
     session_max_hours: float = 12.0
     session_idle_minutes: float = 15.0
+    #: 自助机: seconds without a touch after which the kiosk wipes its screen and forgets the applicant.
+    kiosk_idle_seconds: int = Field(default=90, ge=5, le=3600)
     #: ``/docs`` and ``/openapi.json``: ``public``, ``login`` (signed-in users only) or ``off``.
     #: Empty: public in embedded mode, behind login in distributed mode.
     api_docs: str = ""

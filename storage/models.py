@@ -5,6 +5,7 @@ from storage.calendar.models import CalendarYear
 from storage.case.models import Applicant, Case, CaseSequence, Material, Shipment, StoredFile
 from storage.catalog.models import Item, ItemMaterial
 from storage.db import Base
+from storage.kiosk.models import KioskReceipt, KioskTerminal, KioskVisit
 from storage.licence.models import CaseLicence, LicenceIssuer, LicenceType
 from storage.outbox.models import OutboxJob
 from storage.session.models import UserSession
@@ -14,6 +15,6 @@ from storage.zone.models import Zone
 
 __all__ = [
     "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CaseLicence", "CasePause",
-    "CaseSequence", "Delivery", "Item", "ItemMaterial", "LicenceIssuer", "LicenceType", "Material", "OutboxJob",
-    "Shipment", "StoredFile", "User", "UserSession", "Zone",
+    "CaseSequence", "Delivery", "Item", "ItemMaterial", "KioskReceipt", "KioskTerminal", "KioskVisit", "LicenceIssuer",
+    "LicenceType", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "UserSession", "Zone",
 ]

@@ -7,7 +7,7 @@ database refuses, the stored objects are removed again, so bad input leaves noth
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from states.transition.errors import Forbidden, PayloadInvalid
 from states.transition.rules import Actor
 from states.transition.service import get_case, visible_case
 from storage.audit import service as audit
+from storage.case.models import Case
 from storage.db import transaction
 from storage.objects import ObjectStore
 from storage.zone.models import Zone
@@ -33,8 +34,12 @@ SPOOL_PREFIX = "tongban-upload-"
 
 def receive_case(*, session_factory: sessionmaker[Session], store: ObjectStore, clock: Clock, actor: Actor,
                  form: ReceiveForm, uploads: Sequence[Upload], now: datetime, max_bytes: int,
-                 workdir: Path | None = None, limits: ImageLimits | None = None) -> str:
-    """收件: returns the new case number."""
+                 workdir: Path | None = None, limits: ImageLimits | None = None,
+                 after_record: Callable[[Session, Case], None] | None = None) -> str:
+    """收件: returns the new case number.
+
+    ``after_record`` writes what a channel adds to the receipt in the same transaction (the kiosk's
+    locker slot and signature): it refuses, and nothing of the receipt stays."""
     with transaction(session_factory) as s:  # refuse a bad form before spending time on files
         item, id_number = service.check_form(db_session=s, form=form, actor=actor)
         zone = s.get(Zone, actor.zone_id)
@@ -58,6 +63,8 @@ def receive_case(*, session_factory: sessionmaker[Session], store: ObjectStore, 
             case = service.record_receipt(db_session=s, form=form, actor=actor, now=now, clock=clock,
                                           staged=staged + [x.rendering for x in licences])
             e_licence.record(db_session=s, case=case, stored=licences, fallbacks=fallbacks, actor=actor, now=now)
+            if after_record is not None:
+                after_record(s, case)
             return case.case_no
     except BaseException:
         discard(store, staged + e_licence.staged_files(licences))

@@ -21,6 +21,9 @@ from storage.case.models import Applicant, Case, CaseSequence, Material, StoredF
 from storage.catalog.models import Item
 from storage.zone.models import Zone
 
+#: Who may start a receipt: the window clerk, and a registered self-service terminal (states/kiosk).
+RECEIVING_ROLES = frozenset({"clerk", "kiosk"})
+
 
 def find_item(*, db_session: Session, code: str, handling_zone: str | None = None) -> Item:
     stmt = select(Item).where(Item.code == code.strip(), Item.active.is_(True))
@@ -61,8 +64,8 @@ def next_case_no(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> 
 
 def check_form(*, db_session: Session, form: ReceiveForm, actor: Actor) -> tuple[Item, str]:
     """Everything about the form that can be refused before a file is stored."""
-    if actor.role != "clerk" or actor.zone_id is None:
-        raise Forbidden("only a window clerk (窗口人员) may receive a case")
+    if actor.role not in RECEIVING_ROLES or actor.zone_id is None:
+        raise Forbidden("only a window clerk (窗口人员) or a registered kiosk (自助机) may receive a case")
     item = find_item(db_session=db_session, code=form.item_code, handling_zone=form.handling_zone)
     id_number = validate_applicant_id(form.applicant.kind, form.applicant.id_number)
     known = {m.id for m in item.materials}

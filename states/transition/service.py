@@ -39,6 +39,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from states.enums import CaseEvent, CaseState
+from states.kiosk.rules import open_locker_slot, refuse_paper_in_locker
 from states.lifecycle import EVENTS, LIFECYCLE_EVENTS, TRANSITIONS, Table, allowed_events
 from states.sla.clock import DECIDED, PAUSED_STATES, STEP_OF_STATE, Clock
 from states.transition import payloads as p
@@ -127,6 +128,8 @@ class _CaseView:
     #: Required checklist lines neither ticked nor uploaded (what ``precheck_pass`` refuses).
     missing_required: int
     item: _ItemView
+    #: A kiosk receipt's locker slot whose paper no clerk has confirmed yet (states/kiosk/rules.py).
+    locker_slot: str | None = None
 
 
 # The direct path's statements are built once, on the tables (not the mapped classes: no ORM
@@ -141,7 +144,7 @@ _MISSING = (select(func.count()).select_from(_materials)
 _READ = (select(_cases.c.id, _cases.c.case_no, _cases.c.state, _cases.c.version, _cases.c.receiving_zone_id,
                 _cases.c.handling_zone_id, _cases.c.due_at, _cases.c.step, _cases.c.paused_since,
                 _cases.c.audit_seq, _cases.c.audit_head, _cases.c.forwarded_at, _MISSING,
-                _items.c.mail_side, _items.c.promised_days, _items.c.step_targets)
+                _items.c.mail_side, _items.c.promised_days, _items.c.step_targets, open_locker_slot(_cases))
          .join_from(_cases, _items, _items.c.id == _cases.c.item_id)
          .where(_cases.c.case_no == bindparam("p_case_no")))
 _READ_LOCKED = _READ.with_for_update(of=_cases)
@@ -173,7 +176,8 @@ def _read(db_session: Session, case_no: str) -> _CaseView:
     row = conn.execute(stmt, {"p_case_no": case_no}).first()
     if row is None:
         raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
-    return _CaseView(*row[:13], item=_ItemView(row[13], row[14], row[15] or {}))  # type: ignore[arg-type, misc]
+    return _CaseView(*row[:13], item=_ItemView(row[13], row[14], row[15] or {}),  # type: ignore[arg-type, misc]
+                     locker_slot=row[16])
 
 
 # --- the transition ------------------------------------------------------------------------------
@@ -264,6 +268,8 @@ def _direct_precheck_pass(db_session: Session, case: _CaseView, actor: Actor, bo
                           values: dict[str, Any]) -> dict[str, Any]:
     if case.missing_required:
         _refuse_missing(db_session, case.id)
+    if case.locker_slot is not None:
+        refuse_paper_in_locker(case.locker_slot)
     db_session.connection().execute(_MATERIALS_OK, {"p_case_id": case.id})
     return _note(body)
 
@@ -402,6 +408,9 @@ def _precheck_pass(db_session: Session, case: Case, actor: Actor, body: p.Preche
     files_by_material = {f.material_id for f in case.files if f.material_id is not None}
     if any(m.required and not m.provided and m.id not in files_by_material for m in case.materials):
         _refuse_missing(db_session, case.id)
+    slot = db_session.scalar(select(open_locker_slot(Case.__table__)).where(Case.id == case.id))
+    if slot is not None:
+        refuse_paper_in_locker(slot)
     for m in case.materials:
         m.verdict = "ok" if (m.provided or m.id in files_by_material) else m.verdict
     out = _note(body)

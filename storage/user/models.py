@@ -11,7 +11,8 @@ from storage.db import Base
 from storage.zone.models import Zone
 
 ROLES = ("clerk", "reviewer", "supervisor", "admin")
-ROLE_LABELS = {"clerk": "窗口人员", "reviewer": "审批人员", "supervisor": "主管", "admin": "管理员"}
+ROLE_LABELS = {"clerk": "窗口人员", "reviewer": "审批人员", "supervisor": "主管", "admin": "管理员",
+               "kiosk": "自助机"}  # kiosk: a terminal's device account, made only by states/kiosk
 
 
 class User(Base):

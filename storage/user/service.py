@@ -113,7 +113,8 @@ def authenticate(*, db_session: Session, username: str, password: str, now: date
     user = get_by_username(db_session=db_session, username=username) if username else None
     if user is not None:
         locked = user.locked_until is not None and user.locked_until > now
-        usable = user.active and bool(user.password_hash) and not locked
+        # a kiosk's device account (states/kiosk) signs in only as its registered terminal
+        usable = user.active and bool(user.password_hash) and not locked and user.role != "kiosk"
         ok = _verify(user.password_hash if usable else _dummy_hash(), password) and usable
         if locked:
             return LoginOutcome(None, locked=True)

@@ -49,7 +49,7 @@ def input_of(field: str) -> str:
         return "checklist"
     if field.startswith("originals."):
         return "originals_" + field.split(".", 1)[1]
-    if field.startswith("materials"):
+    if field.startswith("materials") or field == "locker":  # the kiosk's paper: shown with the pre-check
         return "materials"
     return field
 
@@ -92,6 +92,8 @@ def pydantic_text(lang: str, error: dict[str, Any]) -> str:
 def refusal_text(lang: str, exc: TransitionError) -> str:
     """Any refusal of the transition service, whole, in the page's language."""
     if isinstance(exc, PayloadInvalid):
+        if exc.field == "locker":  # the kiosk's paper still in the locker (states/kiosk/rules.py) names its slot
+            return exc.reason_zh if lang == "zh" else exc.reason
         return payload_text(lang, exc.field, exc.reason)
     if isinstance(exc, EventNotAllowed):
         state = exc.detail.get("state")

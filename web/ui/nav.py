@@ -5,7 +5,8 @@ from __future__ import annotations
 
 #: role → [(i18n key, href)]
 NAV: dict[str, list[tuple[str, str]]] = {
-    "clerk": [("nav.receive", "/ui/receive"), ("nav.my_queue", "/ui/queue"), ("nav.cases", "/ui/cases")],
+    "clerk": [("nav.receive", "/ui/receive"), ("nav.my_queue", "/ui/queue"), ("nav.cases", "/ui/cases"),
+              ("nav.locker", "/ui/locker")],
     "reviewer": [("nav.review_queue", "/ui/queue"), ("nav.cases", "/ui/cases")],
     "supervisor": [("nav.dashboard", "/ui/dashboard"), ("nav.evaluation", "/ui/evaluation"),
                    ("nav.cases", "/ui/cases")],

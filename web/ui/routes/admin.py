@@ -50,7 +50,8 @@ MIN_PASSWORD = 8
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SECTIONS = [("adm.users", "/ui/admin"), ("adm.zones", "/ui/admin/zones"), ("adm.items", "/ui/admin/items"),
             ("adm.report", "/ui/admin/catalog-report"), ("adm.routes", "/ui/admin/routes"),
-            ("adm.calendar", "/ui/admin/calendar"), ("lic.adm_title", "/ui/admin/licences")]
+            ("adm.calendar", "/ui/admin/calendar"), ("lic.adm_title", "/ui/admin/licences"),
+            ("adm.kiosks", "/ui/admin/kiosks")]
 
 
 def _t(request: Request, key: str, **params: Any) -> str:
