@@ -31,3 +31,6 @@ class ReceiveForm(BaseModel):
     checklist: list[ChecklistTick] = Field(default_factory=list)
     delivery_method: Literal["mail", "pickup"] = "mail"
     delivery_address: str = Field(default="", max_length=300)
+    #: 一事一议: the accepted ad-hoc request this case is received on (states/adhoc); its one-off
+    #: item stands in for ``item_code``, which is then ignored.
+    adhoc_request_id: int | None = None
