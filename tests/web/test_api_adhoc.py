@@ -222,8 +222,9 @@ def test_answer_target_is_configurable(tb: Tongban) -> None:
     with transaction(tb.runtime.session_factory) as s:
         clerk = s.scalars(select(User).where(User.username == "bj_clerk")).one()
         actor = Actor(username=clerk.username, role=clerk.role, zone_id=clerk.zone_id, user_id=clerk.id)
+        form = RequestIn(need="特殊设备临时备案", handling_zone="TJ-TEDA", urgency="展会明日开幕")
         req = service.start_request(db_session=s, actor=actor, now=now, clock=tb.runtime.clock, answer_workdays=3,
-                                    form=RequestIn(need="特殊设备临时备案", handling_zone="TJ-TEDA", urgency="展会明日开幕"))
+                                    form=form)
         assert req.due_at == tb.runtime.clock.due(now, 3) and req.due_at > tb.runtime.clock.due(now, 1)
         s.rollback()
     assert tb.runtime.settings.adhoc_answer_workdays == 1
