@@ -281,3 +281,21 @@ def test_adhoc_cases_are_counted_apart_and_an_admin_promotes_the_item(tb: Tongba
 def _zone_id(tb: Tongban, code: str) -> int:
     with transaction(tb.runtime.session_factory) as s:
         return int(s.scalars(select(Zone.id).where(Zone.code == code)).one())
+
+
+def test_garbage_never_answers_5xx(tb: Tongban) -> None:
+    huge = "9" * 25
+    h = tb.h("tj_admin")
+    for method, url, body in (("GET", f"/api/v1/adhoc-requests/{huge}", None),
+                              ("POST", f"/api/v1/adhoc-requests/{huge}/decision",
+                               {"decision": "decline", "reason": "x"}),
+                              ("POST", f"/api/v1/adhoc-requests/{huge}/promote", {"code": "A"}),
+                              ("POST", "/api/v1/adhoc-requests/1/decision", {"decision": "maybe"}),
+                              ("POST", "/api/v1/adhoc-requests/1/decision",
+                               {"decision": "accept", "promised_days": 10**20}),
+                              ("POST", "/api/v1/adhoc-requests", {"need": ["x"]}),
+                              ("GET", "/api/v1/adhoc-requests?state=nonsense", None)):
+        r = tb.client.request(method, url, json=body, headers=h)
+        assert 400 <= r.status_code < 500, (method, url, r.status_code, r.text)
+    for path in (f"/ui/adhoc/{huge}", "/ui/adhoc/abc"):
+        assert tb.client.get(path, headers=h).status_code < 500
