@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     notify_language: str = "zh-CN"
     #: 补正期限 on the one-time notice: working days after the notice for the applicant to supplement.
     supplement_workdays: int = 10
+    #: 一事一议: working days the deciding zone has to answer an ad-hoc request before alerts are raised.
+    adhoc_answer_workdays: int = Field(default=1, ge=1, le=30)
     #: Demo mode (``tongban serve --demo``): the sign-in page shows the demo accounts' password.
     demo: bool = False
     #: Secret for session cookies and CSRF tokens (at least 32 characters, never a published default).

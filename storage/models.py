@@ -1,5 +1,6 @@
 """Every table, imported once so that metadata (Alembic, create_all) sees them all."""
 
+from storage.adhoc.models import AdhocAlert, AdhocEvent, AdhocRequest
 from storage.audit.models import AuditEvent
 from storage.calendar.models import CalendarYear
 from storage.case.models import Applicant, Case, CaseSequence, Material, Shipment, StoredFile
@@ -14,7 +15,8 @@ from storage.user.models import User
 from storage.zone.models import Zone
 
 __all__ = [
-    "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case", "CaseDeadline", "CaseLicence", "CasePause",
-    "CaseSequence", "Delivery", "Item", "ItemMaterial", "KioskReceipt", "KioskTerminal", "KioskVisit", "LicenceIssuer",
-    "LicenceType", "Material", "OutboxJob", "Shipment", "StoredFile", "User", "UserSession", "Zone",
+    "AdhocAlert", "AdhocEvent", "AdhocRequest", "Alert", "Applicant", "AuditEvent", "Base", "CalendarYear", "Case",
+    "CaseDeadline", "CaseLicence", "CasePause", "CaseSequence", "Delivery", "Item", "ItemMaterial", "KioskReceipt",
+    "KioskTerminal", "KioskVisit", "LicenceIssuer", "LicenceType", "Material", "OutboxJob", "Shipment", "StoredFile",
+    "User", "UserSession", "Zone",
 ]

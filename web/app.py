@@ -13,7 +13,7 @@ from config import Settings
 from flows import runtime as flow_runtime
 from states.runtime import Runtime
 from web import hardening, ui
-from web.api import alerts, cases, catalog, docs, errors, kiosk, shipments
+from web.api import adhoc, alerts, cases, catalog, docs, errors, kiosk, shipments
 from web.limits import BodyLimit
 
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(shipments.router)
     app.include_router(alerts.router)
     app.include_router(kiosk.router)
+    app.include_router(adhoc.router)
 
     # Outermost: an over-size body is refused before any other layer (or the multipart parser) reads it.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)

@@ -49,3 +49,6 @@ class ReceiveForm(BaseModel):
     delivery_address: str = Field(default="", max_length=300)
     e_licences: list[ELicenceIn] = Field(default_factory=list, max_length=50)
     licence_fallbacks: list[LicenceFallbackIn] = Field(default_factory=list, max_length=50)
+    #: 一事一议: the accepted ad-hoc request this case is received on (states/adhoc); its one-off
+    #: item stands in for ``item_code``, which is then ignored.
+    adhoc_request_id: int | None = None

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from states import identifiers
+from states.adhoc import service as adhoc
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import StagedFile
 from states.sla.clock import Clock
@@ -66,7 +67,10 @@ def check_form(*, db_session: Session, form: ReceiveForm, actor: Actor) -> tuple
     """Everything about the form that can be refused before a file is stored."""
     if actor.role not in RECEIVING_ROLES or actor.zone_id is None:
         raise Forbidden("only a window clerk (窗口人员) or a registered kiosk (自助机) may receive a case")
-    item = find_item(db_session=db_session, code=form.item_code, handling_zone=form.handling_zone)
+    if form.adhoc_request_id is not None:  # 一事一议: the request's one-off item, not a catalog entry
+        item = adhoc.item_for_receipt(db_session=db_session, actor=actor, request_id=form.adhoc_request_id)
+    else:
+        item = find_item(db_session=db_session, code=form.item_code, handling_zone=form.handling_zone)
     id_number = validate_applicant_id(form.applicant.kind, form.applicant.id_number)
     known = {m.id for m in item.materials}
     for i, tick in enumerate(form.checklist):
@@ -120,6 +124,8 @@ def record_receipt(*, db_session: Session, form: ReceiveForm, actor: Actor, stag
         payload={"item": item.code, "files": [{"name": f.filename, "sha256": f.sha256, "size": f.size}
                                               for f in staged]},
     )
+    if form.adhoc_request_id is not None:
+        adhoc.bind_case(db_session=db_session, actor=actor, request_id=form.adhoc_request_id, case=case, now=now)
     return case
 
 

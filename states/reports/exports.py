@@ -175,7 +175,7 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     assert ws is not None
     ws.title = f"{ev.year} 评估"
     _append(ws, EVALUATION_COLUMNS)
-    for r in [*ev.rows, ev.totals]:
+    for r in [*ev.rows, ev.totals, *ev.split_totals]:
         _append(ws, [r.item_code, r.item_name, r.handling_zone, r.receiving_zone, r.received, r.decided,
                      r.on_time, r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
                      reasons(r.supplement_reasons), r.return_rate, reasons(r.return_reasons)])
@@ -183,9 +183,9 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
         for idx in (8, 11, 13):  # rates, 0-based
             row[idx].number_format = "0.0%"
         row[9].number_format = "0.0"
-    last = ws.max_row
-    for cell in ws[last]:
-        cell.font = Font(bold=True)
+    for last in range(ws.max_row - len(ev.split_totals), ws.max_row + 1):
+        for cell in ws[last]:
+            cell.font = Font(bold=True)
     _style_header(ws, len(EVALUATION_COLUMNS))
     _widths(ws, [10, 22, 11, 11, 8, 8, 8, 8, 10, 12, 10, 10, 36, 10, 36])
     ws.append([])
@@ -225,13 +225,13 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
         Spacer(1, 3 * mm),
     ]
     header = [p(c) for c in EVALUATION_COLUMNS]
-    body = [[p(c) for c in evaluation_cells(r)] for r in [*ev.rows, ev.totals]]
+    body = [[p(c) for c in evaluation_cells(r)] for r in [*ev.rows, ev.totals, *ev.split_totals]]
     widths = [16, 30, 17, 17, 11, 11, 11, 11, 15, 16, 14, 15, 40, 15, 38]
     table = Table([header, *body], colWidths=[w * mm * 0.96 for w in widths], repeatRows=1)
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE7F3")),
-        ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#F2F2F2")),
+        ("BACKGROUND", (0, -1 - len(ev.split_totals)), (-1, -1), colors.HexColor("#F2F2F2")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
     story.append(table if ev.rows else p("本年度无办件。", note))

@@ -283,6 +283,8 @@ class EvaluationRow:
     return_cases: int = 0
     supplement_reasons: list[tuple[str, int]] = field(default_factory=list)
     return_reasons: list[tuple[str, int]] = field(default_factory=list)
+    #: 一事一议 (协作机制): a one-off item accepted for one case, counted apart from the catalog's.
+    adhoc: bool = False
 
     @property
     def on_time_rate(self) -> float | None:
@@ -311,6 +313,8 @@ class Evaluation:
     rows: list[EvaluationRow]
     totals: EvaluationRow
     disagreements: list[Disagreement]
+    #: When the year has 一事一议 cases: the totals split into catalog items and ad-hoc items.
+    split_totals: list[EvaluationRow] = field(default_factory=list)
 
 
 def _top(counter: dict[str, int], n: int = TOP_REASONS) -> list[tuple[str, int]]:
@@ -381,8 +385,9 @@ def annual_evaluation(*, db_session: Session, year: int, clock: Clock, now: date
     for key, (n, decided, ok, bad) in figures.items():
         it = items[key[0]]
         rows.append(EvaluationRow(
-            item_code=it.code, item_name=it.name, handling_zone=it.zone.code, receiving_zone=zones[key[1]],
-            promised_days=it.promised_days, received=n, decided=decided, on_time=ok, late=bad,
+            item_code=it.code, item_name=f"【一事一议】{it.name}" if it.adhoc else it.name,
+            handling_zone=it.zone.code, receiving_zone=zones[key[1]],
+            promised_days=it.promised_days, adhoc=it.adhoc, received=n, decided=decided, on_time=ok, late=bad,
             workdays_used_sum=used.get(key, 0), supplement_cases=supplements.get(key, 0),
             return_cases=returns.get(key, 0), supplement_reasons=_top(supplement_reasons.get(key, {})),
             return_reasons=_top(return_reasons.get(key, {})),
@@ -408,9 +413,29 @@ def annual_evaluation(*, db_session: Session, year: int, clock: Clock, now: date
             all_ret[k] += v
     totals.supplement_reasons, totals.return_reasons = _top(all_supp), _top(all_ret)
 
+    split: list[EvaluationRow] = []
+    if any(r.adhoc for r in rows):
+        split = [_add_up([r for r in rows if not r.adhoc], "其中：目录事项"),
+                 _add_up([r for r in rows if r.adhoc], "其中：一事一议（协作机制）")]
+        split[1].adhoc = True
+
     codes = {r.item_code for r in rows} if item_code else None
     disagreements = [d for d in catalog_disagreements(db_session=db_session) if codes is None or d.code in codes]
-    return Evaluation(year, _zone_code(db_session, zone_id), item_code, now, rows, totals, disagreements)
+    return Evaluation(year, _zone_code(db_session, zone_id), item_code, now, rows, totals, disagreements, split)
+
+
+def _add_up(rows: list[EvaluationRow], label: str) -> EvaluationRow:
+    """A subtotal row (counts and working days; reasons stay on the item rows and the totals)."""
+    out = EvaluationRow("", label, "", "", None)
+    for r in rows:
+        out.received += r.received
+        out.decided += r.decided
+        out.on_time += r.on_time
+        out.late += r.late
+        out.workdays_used_sum += r.workdays_used_sum
+        out.supplement_cases += r.supplement_cases
+        out.return_cases += r.return_cases
+    return out
 
 
 def _zone_code(db_session: Session, zone_id: int | None) -> str | None:

@@ -183,6 +183,14 @@ def sweep(*, runtime: Runtime, now: datetime | None = None, deliver: bool = True
                              base_url=runtime.settings.base_url, limit=limit, report=report)
         if report.deadlines - before < limit:
             break
+    from states.adhoc.sla import raise_due_request_alerts  # 一事一议 requests waiting for an answer
+
+    while True:
+        with transaction(runtime.session_factory) as s:
+            n = raise_due_request_alerts(db_session=s, clock=runtime.clock, routes=routes, now=now,
+                                         base_url=runtime.settings.base_url, report=report, limit=limit)
+        if n < limit:
+            break
     if deliver:
         sent = ledger.deliver_due(session_factory=runtime.session_factory, routes=routes, now=now,
                                   max_attempts=runtime.settings.notify_max_attempts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.db import Base
@@ -35,6 +35,9 @@ class Item(Base):
     #: 同事同标: same name, materials and time limit in every zone.
     same_standard: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: 一事一议: a one-off entry made when a zone accepted an ad-hoc request (storage/adhoc); never
+    #: active, never offered at the counter; its one case is counted apart in reports.
+    adhoc: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     zone: Mapped[Zone] = relationship(lazy="joined")
     materials: Mapped[list[ItemMaterial]] = relationship(

@@ -6,11 +6,11 @@ from __future__ import annotations
 #: role → [(i18n key, href)]
 NAV: dict[str, list[tuple[str, str]]] = {
     "clerk": [("nav.receive", "/ui/receive"), ("nav.my_queue", "/ui/queue"), ("nav.cases", "/ui/cases"),
-              ("nav.locker", "/ui/locker")],
+              ("nav.locker", "/ui/locker"), ("nav.adhoc", "/ui/adhoc")],
     "reviewer": [("nav.review_queue", "/ui/queue"), ("nav.cases", "/ui/cases")],
     "supervisor": [("nav.dashboard", "/ui/dashboard"), ("nav.evaluation", "/ui/evaluation"),
-                   ("nav.cases", "/ui/cases")],
-    "admin": [("nav.admin", "/ui/admin")],
+                   ("nav.cases", "/ui/cases"), ("nav.adhoc", "/ui/adhoc")],
+    "admin": [("nav.admin", "/ui/admin"), ("nav.adhoc", "/ui/adhoc")],
 }
 
 

@@ -197,7 +197,8 @@ def save_zone(request: Request, code: str, user: UserDep, form: FormDep) -> Resp
 def items_page(request: Request, user: UserDep) -> Response:
     require_role(user, "admin")
     with transaction(runtime_of(request).session_factory) as s:
-        items = list(s.scalars(select(Item).order_by(Item.code, Item.zone_id)).unique())
+        # one-off 一事一议 items are managed from their request (/ui/adhoc), not in the catalog
+        items = list(s.scalars(select(Item).where(Item.adhoc.is_(False)).order_by(Item.code, Item.zone_id)).unique())
         return _page(request, "admin/items.html", items=items)
 
 

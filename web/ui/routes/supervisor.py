@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from states.adhoc import reports as adhoc_reports
 from states.lifecycle import STATE_LABELS
 from states.queue.service import CaseFilter, list_cases
 from states.reports import charts, exports
@@ -117,6 +118,7 @@ def dashboard(request: Request, user: UserDep) -> Response:
         at_risk = reports.at_risk_cases(db_session=s, zone_id=user.zone_id, now=now, clock=runtime.clock)
         days = reports.daily_counts(db_session=s, zone_id=user.zone_id, start=query.start, end=query.end, tz=tz)
         alerts = reports.alert_log(db_session=s, zone_id=user.zone_id)
+        adhoc = adhoc_reports.summary(db_session=s, zone_id=user.zone_id, now=now)  # 一事一议, counted apart
         cases, total = list_cases(db_session=s, actor=user.actor, flt=query.case_filter(), now=now, limit=LIST_ROWS)
         reviewers = reviewers_of(db_session=s, zone_id=user.zone_id) if user.role == "supervisor" else []
         assignees = _usernames(s, [*overdue, *at_risk, *cases])
@@ -132,7 +134,7 @@ def dashboard(request: Request, user: UserDep) -> Response:
             zone_names={z.code: z.name for z in s.scalars(select(Zone))},
             daily_svg=charts.daily_chart(days, title=t("sup.chart")),
             rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate")),
-            pct=exports.pct,
+            pct=exports.pct, adhoc=adhoc,
         )
 
 
