@@ -49,7 +49,11 @@ def evaluation_page(request: Request, user: UserDep) -> Response:
     ev = _evaluation(request, user, year, item)
     runtime = runtime_of(request)
     with transaction(runtime.session_factory) as s:
-        codes = sorted(set(s.scalars(select(Item.code).where(Item.active.is_(True)))))
+        # code → name (the first zone's name where zones differ): the picker shows "QY-001 企业档案查询"
+        codes: dict[str, str] = {}
+        for code, name in s.execute(select(Item.code, Item.name).where(Item.active.is_(True))
+                                    .order_by(Item.code, Item.zone_id)):
+            codes.setdefault(code, name)
         zone_names = {z.code: z.name for z in s.scalars(select(Zone))}
     this_year = runtime.now().astimezone(ZoneInfo(runtime.settings.timezone)).year
     qs = f"year={year}" + (f"&item={item}" if item else "")

@@ -121,6 +121,9 @@ def dashboard(request: Request, user: UserDep) -> Response:
         reviewers = reviewers_of(db_session=s, zone_id=user.zone_id) if user.role == "supervisor" else []
         assignees = _usernames(s, [*overdue, *at_risk, *cases])
         t = lambda key, **kw: translate(lang_of(request), key, **kw)  # noqa: E731
+        # the chart's words as the page's language has them (placeholders stay for the chart to fill)
+        words = {k: translate(lang_of(request), f"chart.{k}") for k in charts.WORDS_ZH}
+        zone_names = {z.code: z.name for z in s.scalars(select(Zone))}
         return render(
             request, "supervision/dashboard.html", counts=counts, by_item=by_item, by_zone=by_zone,
             overdue=overdue, at_risk=at_risk, alerts=alerts, cases=cases, total=total, query=query,
@@ -129,9 +132,9 @@ def dashboard(request: Request, user: UserDep) -> Response:
                                     and c.state in REASSIGNABLE_STATES and bool(reviewers)),
             side_of=lambda c: _side(c, user.zone_id),
             timeliness=lambda c: exports.timeliness(c, now),
-            zone_names={z.code: z.name for z in s.scalars(select(Zone))},
-            daily_svg=charts.daily_chart(days, title=t("sup.chart")),
-            rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate")),
+            zone_names=zone_names,
+            daily_svg=charts.daily_chart(days, title=t("sup.chart"), words=words),
+            rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate"), zone_names=zone_names, words=words),
             pct=exports.pct,
         )
 
