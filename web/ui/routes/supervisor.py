@@ -113,8 +113,10 @@ def dashboard(request: Request, user: UserDep) -> Response:
     query = DashboardQuery.parse(request, _today(request))
     if query.bad_date:
         session_of(request).flash("error", translate(lang_of(request), "sup.bad_date"))
-    if query.id_refused:
+    if query.id_refused:  # sent on without it, so the number is not echoed in any link of the page
         session_of(request).flash("info", translate(lang_of(request), "cases.id_by_form"))
+        qs = query.query_string()
+        return RedirectResponse("/ui/dashboard" + (f"?{qs}" if qs else ""), status_code=303)
     assert query.start is not None and query.end is not None
     with transaction(runtime.session_factory) as s:
         counts = reports.state_counts(db_session=s, zone_id=user.zone_id)
