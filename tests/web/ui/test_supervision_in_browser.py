@@ -23,6 +23,8 @@ pytestmark = pytest.mark.browser
 def _download(page: Any, selector: str) -> bytes:
     with page.expect_download() as info:
         page.locator(selector).click()
+    name = info.value.suggested_filename
+    assert "北京经济技术开发区" in name, f"saved under a name a superior reads: {name}"
     return Path(info.value.path()).read_bytes()
 
 

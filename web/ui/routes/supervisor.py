@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -163,9 +163,11 @@ def _export_cases(request: Request, user: UiUser) -> tuple[list[Case], Any]:
         return cases, runtime
 
 
-def _download(content: bytes, media_type: str, filename: str) -> Response:
+def _download(content: bytes, media_type: str, filename: str, *, shown: str = "") -> Response:
+    """``filename`` is the ASCII fallback; ``shown`` the Chinese name a browser saves it under (RFC 6266)."""
+    disposition = f'attachment; filename="{filename}"' + (f"; filename*=UTF-8''{quote(shown)}" if shown else "")
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                    headers={"Content-Disposition": disposition,
                              "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP})
 
@@ -175,7 +177,8 @@ def export_csv(request: Request, user: UserDep) -> Response:
     guard(user)
     cases, runtime = _export_cases(request, user)
     body = exports.cases_csv(cases, tz=runtime.settings.timezone, now=runtime.now())
-    return _download(body, "text/csv; charset=utf-8", f"cases-{user.zone_code}-{_today(request)}.csv")
+    return _download(body, "text/csv; charset=utf-8", f"cases-{user.zone_code}-{_today(request)}.csv",
+                     shown=f"办件清单-{user.zone_name}-{_today(request)}.csv")
 
 
 @router.get("/dashboard/cases.xlsx")
@@ -183,7 +186,8 @@ def export_xlsx(request: Request, user: UserDep) -> Response:
     guard(user)
     cases, runtime = _export_cases(request, user)
     body = exports.cases_xlsx(cases, tz=runtime.settings.timezone, now=runtime.now())
-    return _download(body, exports.SPREADSHEET_XLSX, f"cases-{user.zone_code}-{_today(request)}.xlsx")
+    return _download(body, exports.SPREADSHEET_XLSX, f"cases-{user.zone_code}-{_today(request)}.xlsx",
+                     shown=f"办件清单-{user.zone_name}-{_today(request)}.xlsx")
 
 
 @router.post("/dashboard/reassign")
