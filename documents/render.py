@@ -270,7 +270,7 @@ def _window_block(info: CaseParticulars, st: _Styles, width: float) -> Table:
 
 
 def _signatures(labels: Sequence[str], st: _Styles, width: float) -> Table:
-    cells = [_p(f"{label}：", st.body) for label in labels]
+    cells = [_p(f"{label}：", st.body) if label else "" for label in labels]  # a blank column: no stray "："
     table = Table([cells], colWidths=[width / len(labels)] * len(labels), rowHeights=[18 * mm])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return table

@@ -60,7 +60,7 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
         like = f"%{flt.text.strip()}%"
         found: list[ColumnElement[bool]] = [Case.case_no.ilike(like), Applicant.name.ilike(like)]
         key = idhash.key_of(db_session)
-        if key is not None and len(idhash.normalize(flt.text)) == 18:
+        if key is not None and idhash.is_full_number(flt.text):
             # a full 统一社会信用代码 / 身份证号: through the keyed-hash index, never a scan of the numbers
             found.append(Applicant.id_number_hash == idhash.digest(key, flt.text))
         stmt = stmt.join(Applicant, Case.applicant_id == Applicant.id).where(or_(*found))

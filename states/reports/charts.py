@@ -18,6 +18,13 @@ LATE_COLOUR = "#c0504d"
 GRID_COLOUR = "#d9d9d9"
 FONT = "font-family=\"'WenQuanYi Zen Hei','Noto Sans CJK SC',sans-serif\""
 
+#: The words a chart writes, in Chinese; a page in another language passes its own (same keys).
+WORDS_ZH = {
+    "received": "收件", "decided": "作出决定",
+    "daily_alt": "{title}：{days} 天内收件 {received} 件，作出决定 {decided} 件",
+    "nothing": "暂无已决定或已超期的办件", "rate_of": "按时 {on_time} / {counted}",
+}
+
 
 def _nice_max(value: int) -> int:
     """A round top for the y axis (1, 2, 5, 10, 20, 50, …) at or above ``value``."""
@@ -29,8 +36,10 @@ def _nice_max(value: int) -> int:
         top *= 10
 
 
-def daily_chart(days: Sequence[DayCount], *, title: str, width: int = 720, height: int = 240) -> str:
+def daily_chart(days: Sequence[DayCount], *, title: str, words: dict[str, str] | None = None,
+                width: int = 720, height: int = 240) -> str:
     """Bars of cases received per day with a line of cases decided per day."""
+    w = words or WORDS_ZH
     left, right, top, bottom = 36, 12, 28, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max([1, *(max(d.received, d.decided) for d in days)]))
@@ -42,7 +51,7 @@ def daily_chart(days: Sequence[DayCount], *, title: str, width: int = 720, heigh
         return top + plot_h - v / peak * plot_h
 
     total_r, total_d = sum(d.received for d in days), sum(d.decided for d in days)
-    alt = f"{title}: {total_r} received, {total_d} decided over {len(days)} days"
+    alt = w["daily_alt"].format(title=title, received=total_r, decided=total_d, days=len(days))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" aria-label={quoteattr(alt)} {FONT} font-size="11">',
            f"<title>{escape(alt)}</title>",
@@ -59,7 +68,7 @@ def daily_chart(days: Sequence[DayCount], *, title: str, width: int = 720, heigh
         if d.received:
             out.append(f'<rect x="{x:.1f}" y="{y(d.received):.1f}" width="{bar_w:.1f}" '
                        f'height="{plot_h + top - y(d.received):.1f}" fill="{RECEIVED_COLOUR}">'
-                       f"<title>{d.day.isoformat()} 收件 received {d.received}</title></rect>")
+                       f"<title>{d.day.isoformat()} {escape(w['received'])} {d.received}</title></rect>")
         cx = left + i * slot + slot / 2
         points.append(f"{cx:.1f},{y(d.decided):.1f}")
         if i % label_every == 0:
@@ -71,42 +80,46 @@ def daily_chart(days: Sequence[DayCount], *, title: str, width: int = 720, heigh
             px, py = pt.split(",")
             if d.decided:
                 out.append(f'<circle cx="{px}" cy="{py}" r="3" fill="{DECIDED_COLOUR}">'
-                           f"<title>{d.day.isoformat()} 办结 decided {d.decided}</title></circle>")
+                           f"<title>{d.day.isoformat()} {escape(w['decided'])} {d.decided}</title></circle>")
     ly = height - 8
     out.append(f'<rect x="{left}" y="{ly - 9}" width="10" height="10" fill="{RECEIVED_COLOUR}"/>'
-               f'<text x="{left + 14}" y="{ly}">收件 received ({total_r})</text>'
+               f'<text x="{left + 14}" y="{ly}">{escape(w["received"])} ({total_r})</text>'
                f'<line x1="{left + 150}" x2="{left + 166}" y1="{ly - 4}" y2="{ly - 4}" stroke="{DECIDED_COLOUR}" '
-               f'stroke-width="2"/><text x="{left + 170}" y="{ly}">作出决定 decided ({total_d})</text>')
+               f'stroke-width="2"/><text x="{left + 170}" y="{ly}">{escape(w["decided"])} ({total_d})</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def on_time_chart(rows: Sequence[OnTimeRate], *, title: str, width: int = 720, bar_h: int = 18) -> str:
-    """One horizontal bar per item or zone: the on-time share in green, the late share in red."""
+def on_time_chart(rows: Sequence[OnTimeRate], *, title: str, zone_names: dict[str, str] | None = None,
+                  words: dict[str, str] | None = None, width: int = 720, bar_h: int = 18) -> str:
+    """One horizontal bar per item or zone: the on-time share in green, the late share in red. An item's
+    handling zone is labelled by its name from ``zone_names`` (a supervisor reads names, not codes)."""
+    w = words or WORDS_ZH
+    names = zone_names or {}
     rows = [r for r in rows if r.counted]
     left, right, top = 220, 60, 28
     height = top + max(1, len(rows)) * (bar_h + 8) + 24
     plot_w = width - left - right
     alt = f"{title}: " + ("; ".join(f"{r.key} {r.rate * 100:.0f}%" for r in rows if r.rate is not None)
-                          if rows else "nothing decided or overdue yet")
+                          if rows else w["nothing"])
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" aria-label={quoteattr(alt)} {FONT} font-size="11">',
            f"<title>{escape(alt)}</title>",
            f'<text x="8" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
     if not rows:
-        out.append(f'<text x="8" y="{top + 16}" fill="#555">暂无已决定或已超期的办件 nothing to rate yet</text>')
+        out.append(f'<text x="8" y="{top + 16}" fill="#555">{escape(w["nothing"])}</text>')
     for i, r in enumerate(rows):
         yy = top + i * (bar_h + 8)
         ok_w = plot_w * r.on_time / r.counted
         label = f"{r.key} {r.label}" if r.key != r.label else r.key
         if r.zone_code and r.zone_code != r.key:
-            label += f" · {r.zone_code}"
+            label += f" · {names.get(r.zone_code, r.zone_code)}"
         out.append(f'<text x="{left - 6}" y="{yy + bar_h - 5}" text-anchor="end">{escape(label[:34])}</text>')
         out.append(f'<rect x="{left}" y="{yy}" width="{ok_w:.1f}" height="{bar_h}" fill="{DECIDED_COLOUR}"/>')
         out.append(f'<rect x="{left + ok_w:.1f}" y="{yy}" width="{plot_w - ok_w:.1f}" height="{bar_h}" '
                    f'fill="{LATE_COLOUR}"/>')
         rate = r.rate or 0.0
         out.append(f'<text x="{left + plot_w + 6}" y="{yy + bar_h - 5}">{rate * 100:.0f}%'
-                   f"<title>{r.on_time} on time / {r.counted}</title></text>")
+                   f"<title>{escape(w['rate_of'].format(on_time=r.on_time, counted=r.counted))}</title></text>")
     out.append("</svg>")
     return "".join(out)

@@ -155,15 +155,17 @@ def reasons(pairs: list[tuple[str, int]]) -> str:
     return "；".join(f"{mask_text(text)} ×{n}" for text, n in pairs)
 
 
-def evaluation_cells(row: EvaluationRow) -> list[str]:
-    return [row.item_code, row.item_name, row.handling_zone, row.receiving_zone, str(row.received),
+def evaluation_cells(row: EvaluationRow, ev: Evaluation) -> list[str]:
+    """One row as text, the zones named as a superior reads them (not by code)."""
+    zone = ev.zone_name
+    return [row.item_code, row.item_name, zone(row.handling_zone), zone(row.receiving_zone), str(row.received),
             str(row.decided), str(row.on_time), str(row.late), pct(row.on_time_rate), days(row.avg_workdays_used),
             "" if row.promised_days is None else str(row.promised_days), pct(row.supplement_rate),
             reasons(row.supplement_reasons), pct(row.return_rate), reasons(row.return_reasons)]
 
 
 def evaluation_title(ev: Evaluation) -> str:
-    scope = ev.zone_code or "全部辖区"
+    scope = ev.zone_name(ev.zone_code) or "全部辖区"
     item = f" · {ev.item_code}" if ev.item_code else ""
     return f"{ev.year} 年度跨区通办运行评估 · {scope}{item}"
 
@@ -176,8 +178,9 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     ws.title = f"{ev.year} 评估"
     _append(ws, EVALUATION_COLUMNS)
     for r in [*ev.rows, ev.totals, *ev.split_totals]:
-        _append(ws, [r.item_code, r.item_name, r.handling_zone, r.receiving_zone, r.received, r.decided,
-                     r.on_time, r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
+        _append(ws, [r.item_code, r.item_name, ev.zone_name(r.handling_zone), ev.zone_name(r.receiving_zone),
+                     r.received, r.decided, r.on_time,
+                     r.late, r.on_time_rate, r.avg_workdays_used, r.promised_days, r.supplement_rate,
                      reasons(r.supplement_reasons), r.return_rate, reasons(r.return_reasons)])
     for row in ws.iter_rows(min_row=2):
         for idx in (8, 11, 13):  # rates, 0-based
@@ -195,7 +198,7 @@ def evaluation_xlsx(ev: Evaluation, *, tz: str) -> bytes:
     _append(ds, ["事项编码", "不一致项", "各辖区取值", "说明"])
     for d in ev.disagreements:
         _append(ds, [d.code, DISAGREEMENT_FIELDS.get(d.field, d.field),
-                   "；".join(f"{z}: {v}" for z, v in d.values.items()), d.detail])
+                   "；".join(f"{z}：{v}" for z, v in d.named_values()), d.detail])
     _style_header(ds, 4)
     _widths(ds, [10, 16, 70, 50])
     return _xlsx_bytes(wb)
@@ -225,7 +228,7 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
         Spacer(1, 3 * mm),
     ]
     header = [p(c) for c in EVALUATION_COLUMNS]
-    body = [[p(c) for c in evaluation_cells(r)] for r in [*ev.rows, ev.totals, *ev.split_totals]]
+    body = [[p(c) for c in evaluation_cells(r, ev)] for r in [*ev.rows, ev.totals, *ev.split_totals]]
     widths = [16, 30, 17, 17, 11, 11, 11, 11, 15, 16, 14, 15, 40, 15, 38]
     table = Table([header, *body], colWidths=[w * mm * 0.96 for w in widths], repeatRows=1)
     table.setStyle(TableStyle([
@@ -239,7 +242,7 @@ def evaluation_pdf(ev: Evaluation, *, tz: str) -> bytes:
     if ev.disagreements:
         drows = [[p("事项编码"), p("不一致项"), p("各辖区取值"), p("说明")]] + [
             [p(d.code), p(DISAGREEMENT_FIELDS.get(d.field, d.field)),
-             p("；".join(f"{z}: {v}" for z, v in d.values.items())), p(d.detail)]
+             p("；".join(f"{z}：{v}" for z, v in d.named_values())), p(d.detail)]
             for d in ev.disagreements]
         dt = Table(drows, colWidths=[22 * mm, 25 * mm, 140 * mm, 85 * mm], repeatRows=1)
         dt.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),

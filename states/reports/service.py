@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from dataclasses import field as _field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -217,7 +218,13 @@ class Disagreement:
     code: str
     field: str  # name | promised_days | materials | same_standard
     values: dict[str, str]  # zone code → that zone's value
-    detail: str = ""
+    detail: str = ""  # in Chinese, zones by their names (a supervisor reads it, and it is exported)
+    #: zone code → the zone's name, for every zone in ``values``: pages and exports show names, not codes
+    zone_names: dict[str, str] = _field(default_factory=dict)  # (``field`` is the attribute above)
+
+    def named_values(self) -> list[tuple[str, str]]:
+        """(zone name, value) in the order of ``values``."""
+        return [(self.zone_names.get(z, z), v) for z, v in self.values.items()]
 
 
 def _material_line(m: Any) -> str:
@@ -237,27 +244,28 @@ def catalog_disagreements(*, db_session: Session) -> list[Disagreement]:
         if len(entries) < 2 or not any(e.same_standard for e in entries):
             continue
         entries.sort(key=lambda e: e.zone.code)
+        zone_names = {e.zone.code: e.zone.name for e in entries}
 
         def differs(values: dict[str, str]) -> bool:
             return len(set(values.values())) > 1
 
         names = {e.zone.code: e.name for e in entries}
         if differs(names):
-            found.append(Disagreement(code, "name", names))
+            found.append(Disagreement(code, "name", names, zone_names=zone_names))
         days = {e.zone.code: str(e.promised_days) for e in entries}
         if differs(days):
-            found.append(Disagreement(code, "promised_days", days))
+            found.append(Disagreement(code, "promised_days", days, zone_names=zone_names))
         lines = {e.zone.code: [_material_line(m) for m in e.materials] for e in entries}
         mats = {z: "、".join(v) for z, v in lines.items()}
         if differs(mats):
             every = {line for v in lines.values() for line in v}
-            only = [f"{line}: {', '.join(z for z, v in lines.items() if line in v)}"
+            only = [f"{line}：仅{'、'.join(zone_names[z] for z, v in lines.items() if line in v)}要求"
                     for line in sorted(every) if sum(line in v for v in lines.values()) < len(lines)]
-            detail = "；".join(only) if only else "same materials in a different order"
-            found.append(Disagreement(code, "materials", mats, detail))
+            detail = "；".join(only) if only else "材料相同，顺序不同"
+            found.append(Disagreement(code, "materials", mats, detail, zone_names=zone_names))
         flags = {e.zone.code: "是" if e.same_standard else "否" for e in entries}
         if differs(flags):
-            found.append(Disagreement(code, "same_standard", flags))
+            found.append(Disagreement(code, "same_standard", flags, zone_names=zone_names))
     return found
 
 
@@ -315,6 +323,11 @@ class Evaluation:
     disagreements: list[Disagreement]
     #: When the year has 一事一议 cases: the totals split into catalog items and ad-hoc items.
     split_totals: list[EvaluationRow] = field(default_factory=list)
+    #: zone code → name of every zone: rows keep codes (to filter and sort), pages and exports show names
+    zone_names: dict[str, str] = field(default_factory=dict)
+
+    def zone_name(self, code: str | None) -> str:
+        return self.zone_names.get(code, code) if code else ""
 
 
 def _top(counter: dict[str, int], n: int = TOP_REASONS) -> list[tuple[str, int]]:
@@ -337,10 +350,11 @@ def annual_evaluation(*, db_session: Session, year: int, clock: Clock, now: date
             .where(*cohort).group_by(*key_cols))
     figures: dict[Key, tuple[int, int, int, int]] = {
         (i, z): (int(n), int(d), int(ok), int(bad)) for i, z, n, d, ok, bad in db_session.execute(base)}
+    zone_names = {z.code: z.name for z in db_session.scalars(select(Zone))}
     if not figures:
-        empty = EvaluationRow("", "合计 total", "", "", None)
+        empty = EvaluationRow("", "合计", "", "", None)
         return Evaluation(year, _zone_code(db_session, zone_id), item_code, now, [], empty,
-                          catalog_disagreements(db_session=db_session))
+                          catalog_disagreements(db_session=db_session), zone_names=zone_names)
 
     items = {it.id: it for it in db_session.scalars(
         select(Item).where(Item.id.in_({i for i, _ in figures}))).unique()}
@@ -394,7 +408,7 @@ def annual_evaluation(*, db_session: Session, year: int, clock: Clock, now: date
         ))
     rows.sort(key=lambda r: (r.item_code, r.handling_zone, r.receiving_zone))
 
-    totals = EvaluationRow("", "合计 total", "", "", None)
+    totals = EvaluationRow("", "合计", "", "", None)
     all_supp: dict[str, int] = defaultdict(int)
     all_ret: dict[str, int] = defaultdict(int)
     for r in rows:
@@ -421,7 +435,8 @@ def annual_evaluation(*, db_session: Session, year: int, clock: Clock, now: date
 
     codes = {r.item_code for r in rows} if item_code else None
     disagreements = [d for d in catalog_disagreements(db_session=db_session) if codes is None or d.code in codes]
-    return Evaluation(year, _zone_code(db_session, zone_id), item_code, now, rows, totals, disagreements, split)
+    return Evaluation(year, _zone_code(db_session, zone_id), item_code, now, rows, totals, disagreements, split,
+                      zone_names)
 
 
 def _add_up(rows: list[EvaluationRow], label: str) -> EvaluationRow:

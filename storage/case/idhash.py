@@ -27,6 +27,12 @@ def normalize(id_number: str) -> str:
     return "".join((id_number or "").split()).upper()
 
 
+def is_full_number(text: str) -> bool:
+    """A whole 统一社会信用代码 / 身份证号 (18 characters once spaces are dropped): what the index finds,
+    and what the UI keeps out of URLs (a search by it is posted, never put in a query string)."""
+    return len(normalize(text)) == 18
+
+
 def digest(key: bytes, id_number: str) -> str:
     return hmac.new(key, normalize(id_number).encode(), hashlib.sha256).hexdigest()
 

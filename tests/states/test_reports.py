@@ -283,7 +283,10 @@ def test_catalog_disagreements_find_qy002(story: Story) -> None:
     qy2 = {d.field: d for d in found if d.code == "QY-002"}
     assert set(qy2) == {"promised_days", "materials"}
     assert qy2["promised_days"].values == {"BJ-ETOWN": "5", "TJ-TEDA": "3"}
-    assert "章程修正案" in qy2["materials"].detail and "TJ-TEDA" in qy2["materials"].detail
+    # a supervisor reads zones by name, in Chinese: "章程修正案（原件×1）：仅天津经济技术开发区要求"
+    assert "章程修正案" in qy2["materials"].detail and "天津经济技术开发区" in qy2["materials"].detail
+    assert "TJ-TEDA" not in qy2["materials"].detail
+    assert qy2["promised_days"].named_values() == [("北京经济技术开发区", "5"), ("天津经济技术开发区", "3")]
     assert all(d.code != "QY-001" for d in found)  # both zones publish QY-001 identically
 
 
@@ -332,12 +335,15 @@ def test_charts_are_wellformed_svg_with_the_figures(story: Story) -> None:
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     bars = [t.text for r in root.iter(f"{ns}rect") for t in r.iter(f"{ns}title")]
-    assert bars == ["2026-11-24 收件 received 3", "2026-11-25 收件 received 1", "2026-11-26 收件 received 1",
-                    "2026-11-30 收件 received 2", "2026-12-01 收件 received 1"]
+    assert bars == ["2026-11-24 收件 3", "2026-11-25 收件 1", "2026-11-26 收件 1",
+                    "2026-11-30 收件 2", "2026-12-01 收件 1"]
     assert "&lt;每日&gt;" in svg
-    rate_svg = charts.on_time_chart(rates, title="按时率")
+    assert not re.search(r"[A-Za-z]{3,}", "".join(root.itertext())), "the chart speaks Chinese only"
+    rate_svg = charts.on_time_chart(rates, title="按时率", zone_names={"BJ-ETOWN": "北京经济技术开发区",
+                                                                       "TJ-TEDA": "天津经济技术开发区"})
     ET.fromstring(rate_svg)
     assert "50%" in rate_svg and "QY-004" not in rate_svg  # nothing of QY-004 is counted yet
+    assert "TJ-TEDA" not in rate_svg and "BJ-ETOWN" not in rate_svg, "zones by their names"
 
 
 def test_supervisor_of_the_handling_zone_reassigns_with_an_audit_event(story: Story) -> None:

@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_ui(request) or wants_json(request):
             return await _delegate(StarletteHTTPException, request, exc)  # the API's JSON shape
-        key = {404: "error.404", 403: "error.403"}.get(exc.status_code, "error.title")
+        key = {404: "error.404", 403: "error.403", 405: "error.405"}.get(exc.status_code, "error.title")
         return error_page(request, exc.status_code, translate(lang_of(request), key))
 
     @app.exception_handler(OverflowError)

@@ -41,6 +41,7 @@ ZH: dict[str, str] = {
     "error.title": "出错了",
     "error.404": "未找到该页面或办件，或您无权查看。",
     "error.403": "您的角色或所属开发区无权执行此操作。",
+    "error.405": "此地址只接收表单提交，不能直接打开。请从页面上的按钮或链接进入。",
     "error.csrf": "表单缺少有效的安全令牌（CSRF），请求已被拒绝。请返回上一页刷新后重新提交。",
     "error.409": "办件状态已变化，当前不能执行此操作。",
     "error.version_conflict": "该办件刚被他人更新，请刷新页面后重试。",
@@ -50,6 +51,11 @@ ZH: dict[str, str] = {
     "error.store_unavailable": "文件存储暂时不可用，请稍后重试，已填写的内容未丢失。",
     "error.calendar": "工作日历缺少该年度数据，请联系管理员补充日历。",
     "error.back": "返回",
+    "error.too_large": "提交的内容过大",
+    "error.too_large_detail": "本次提交的文件合计超过 {limit} 的上限，未保存任何内容。"
+                              "请返回上一页，减少或压缩文件后重新提交。",
+    "error.too_large_inline": "本次提交的文件合计超过 {limit} 的上限，未保存任何内容。"
+                              "请减少或压缩文件后重新提交（本页已填写的内容仍在）。",
     "error.home": "回到首页",
     "common.save": "保存",
     "common.search": "查询",
@@ -67,6 +73,7 @@ ZH: dict[str, str] = {
     "common.next": "下一页",
     "common.total": "共 {n} 件",
     "common.page": "第 {page} 页",
+    "common.pages": "翻页",
     "time.overdue": "已逾期 {n} 个工作日",
     "time.overdue_today": "已超时",
     "time.due_today": "今日 {time} 到期",
@@ -147,6 +154,7 @@ ZH: dict[str, str] = {
     "case.files": "文件",
     "case.file.purpose": "用途",
     "case.file.name": "文件名",
+    "case.packet_pages": "共 {n} 页",
     "case.file.pages": "页数",
     "case.file.size": "大小",
     "case.file.zone": "存储区",
@@ -218,6 +226,7 @@ ZH: dict[str, str] = {
     "cases.side.receiving": "作为收件地",
     "cases.side.handling": "作为办理地",
     "cases.empty": "没有符合条件的办件。",
+    "cases.id_by_form": "按证件号码查询请在查询框中输入完整号码（号码不放在网址中）。",
 }
 
 EN: dict[str, str] = {
@@ -245,6 +254,7 @@ EN: dict[str, str] = {
     "error.title": "Something went wrong",
     "error.404": "No such page or case, or you may not see it.",
     "error.403": "Your role or zone may not do this.",
+    "error.405": "This address only takes a submitted form; open it from a button or link of a page.",
     "error.csrf": "The form had no valid security token (CSRF) and was refused. Go back, reload and submit again.",
     "error.409": "The case has changed; this action is not possible now.",
     "error.version_conflict": "Someone else just updated this case; reload the page and try again.",
@@ -254,6 +264,11 @@ EN: dict[str, str] = {
     "error.store_unavailable": "File storage is unavailable; try again shortly. Nothing you typed is lost.",
     "error.calendar": "The working-day calendar has no data for that year; ask an administrator to add it.",
     "error.back": "Back",
+    "error.too_large": "Too much was submitted",
+    "error.too_large_detail": "The files submitted together exceed the limit of {limit}; nothing was saved. "
+                              "Go back, remove or shrink files and submit again.",
+    "error.too_large_inline": "The files submitted together exceed the limit of {limit}; nothing was saved. "
+                              "Remove or shrink files and submit again (what you typed is still here).",
     "error.home": "Home",
     "common.save": "Save",
     "common.search": "Search",
@@ -271,6 +286,7 @@ EN: dict[str, str] = {
     "common.next": "Next",
     "common.total": "{n} cases",
     "common.page": "page {page}",
+    "common.pages": "Pages",
     "time.overdue": "{n} working days overdue",
     "time.overdue_today": "overdue",
     "time.due_today": "due today {time}",
@@ -351,6 +367,7 @@ EN: dict[str, str] = {
     "case.files": "Files",
     "case.file.purpose": "Purpose",
     "case.file.name": "File",
+    "case.packet_pages": "{n} p",
     "case.file.pages": "Pages",
     "case.file.size": "Size",
     "case.file.zone": "Store",
@@ -422,6 +439,8 @@ EN: dict[str, str] = {
     "cases.side.receiving": "receiving zone",
     "cases.side.handling": "handling zone",
     "cases.empty": "No case matches.",
+    "cases.id_by_form": "To find a case by ID number, type the full number into the search box "
+                        "(it is kept out of the URL).",
 }
 
 #: Labels of states and events come from states/lifecycle.py (STATES, EVENTS); the audit trail's

@@ -193,3 +193,33 @@ def test_the_case_page_follows_the_forward_by_itself(new_page: Any, ui_server: U
     expect(page.locator("#in-transit")).to_have_count(0)
     expect(page.locator("#paused")).to_contain_text("计时暂停（原件在途）")
     expect(page.locator("#shipments")).to_contain_text("RR473124829GB")
+
+
+def test_a_case_is_found_by_the_full_id_number_without_it_reaching_the_address_bar(
+        new_page: Any, ui_server: UiServer) -> None:
+    """办件查询 by 统一社会信用代码: typed, Enter, found; the number is in no URL of the tab's history."""
+    from tests.web.ui.conftest import forwarded_case_via_api
+
+    case_no = forwarded_case_via_api(ui_server, "证件号查询示例有限公司")
+    page = new_page()
+    login(page, "bj_clerk")
+    page.goto("/ui/cases")
+    box = page.get_by_label("办件编号、申请人名称或完整证件号码")
+    box.fill(USCC.lower())  # as typed at a counter: lower case is the same number
+    with page.expect_navigation():
+        box.press("Enter")
+    expect(page.locator(f'a[href="/ui/cases/{case_no}"]')).to_be_visible()
+    assert USCC not in page.url and USCC.lower() not in page.url, page.url
+    expect(box).to_have_value(USCC.lower())  # kept in the box (the page body), not in the address
+    # the tab's history holds no entry with the number: back goes to the empty search page
+    assert page.evaluate("history.length") >= 2
+    page.go_back()
+    assert USCC.lower() not in page.url and USCC not in page.url
+    # a name search still lands on a link that can be bookmarked
+    page.goto("/ui/cases")
+    box = page.get_by_label("办件编号、申请人名称或完整证件号码")
+    box.fill("证件号查询示例")
+    with page.expect_navigation():
+        box.press("Enter")
+    assert "/ui/cases?q=" in page.url
+    expect(page.locator(f'a[href="/ui/cases/{case_no}"]').first).to_be_visible()

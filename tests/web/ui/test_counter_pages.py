@@ -300,18 +300,82 @@ def test_search_finds_a_case_by_the_full_id_number_through_a_keyed_hash(tb_sqlit
     tb = tb_sqlite_fs
     mine = receive(tb, applicant={"kind": "enterprise", "name": "按证件号查询有限公司", "id_number": OTHER_USCC,
                                   "address": "北京市亦庄"})
-    client, _ = sign_in(tb, "bj_clerk")
-    found = client.get("/ui/cases", params={"q": OTHER_USCC}).text
+    client, csrf = sign_in(tb, "bj_clerk")
+    search = client.get("/ui/cases").text
+    assert re.search(r'<form method="post" action="/ui/cases"', search), "the search form posts"
+    # the full number is posted and answered by the POST itself: no redirect carries it into a URL
+    r = client.post("/ui/cases", data={"q": OTHER_USCC, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    found = r.text
     assert mine in found and "按证件号查询有限公司" in found
     results = found[found.index("<table"):found.index("</table>")]
     assert mine in results and OTHER_USCC not in results, "the number itself stays masked in the list"
-    assert mine not in client.get("/ui/cases", params={"q": USCC}).text
+    assert OTHER_USCC not in "".join(re.findall(r'href="([^"]*)"', found)), "no link carries the number"
+    assert mine not in client.post("/ui/cases", data={"q": USCC, "csrf_token": csrf}).text
+    # spaces and lower case, as typed at a counter, find it too
+    spaced = f"{OTHER_USCC[:6]} {OTHER_USCC[6:]}".lower()
+    assert mine in client.post("/ui/cases", data={"q": spaced, "csrf_token": csrf}).text
+    # any other search is sent on to the GET list (a URL that can be bookmarked and paged)
+    r = client.post("/ui/cases", data={"q": "按证件号", "state": "", "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/cases?q=")
+    assert mine in client.get(r.headers["location"]).text
+    # a full number arriving in a URL (an old bookmark) is not searched and not echoed back
+    r = client.get("/ui/cases", params={"q": OTHER_USCC}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/cases"
+    landed = client.get("/ui/cases").text
+    assert "按证件号码查询请在查询框中输入完整号码" in landed and OTHER_USCC not in landed
+    # a posted search without the session's token is refused, in Chinese
+    refused = client.post("/ui/cases", data={"q": OTHER_USCC})
+    assert refused.status_code == 403 and OTHER_USCC not in refused.text
+    assert_plain_chinese(refused.text)
     with transaction(tb.runtime.session_factory) as s:
         digest = s.scalars(select(Applicant.id_number_hash).where(Applicant.id_number == OTHER_USCC)).first()
     import hashlib
 
     assert digest and len(digest) == 64 and digest != hashlib.sha256(OTHER_USCC.encode()).hexdigest(), \
         "keyed (HMAC), not a bare hash anyone can recompute"
+
+
+def test_the_dashboard_filter_does_not_search_a_full_id_number_from_its_url(tb_sqlite_fs: Tongban) -> None:
+    tb = tb_sqlite_fs
+    mine = receive(tb, applicant={"kind": "enterprise", "name": "看板证件号有限公司", "id_number": OTHER_USCC,
+                                  "address": "北京市亦庄"})
+    client, _ = sign_in(tb, "bj_supervisor")
+    page = client.get("/ui/dashboard", params={"q": OTHER_USCC}).text
+    listed = page[page.index('id="case-list"'):]
+    assert "按证件号码查询请在查询框中输入完整号码" in page
+    assert OTHER_USCC not in page and "q=" + OTHER_USCC not in page, "the number is not echoed into links"
+    assert mine in listed, "the filter was dropped (the list is unfiltered), not applied"
+
+
+def test_a_request_too_large_is_refused_in_chinese_on_a_page_and_as_json_to_the_api(tb_sqlite_fs: Tongban) -> None:
+    """The cap on a whole request (TONGBAN_MAX_REQUEST_BYTES): the browser's own post of a UI form gets a
+    Chinese page, the page's script (Accept: JSON) a Chinese ``message``, the API its usual shape."""
+    from states.runtime import Runtime
+    from web.app import create_app
+
+    tb = tb_sqlite_fs
+    runtime = Runtime(tb.runtime.settings.model_copy(update={"max_request_bytes": 64 * 1024}), now_fn=tb.clock)
+    try:
+        client = TestClient(create_app(runtime=runtime, run_dispatcher=False))
+        scan = b"%PDF-1.4\n" + bytes(range(256)) * 400  # 100 KiB: over the cap whatever it holds
+        big = [("material_1", ("营业执照.pdf", scan, "application/pdf"))]
+        page = client.post("/ui/receive", data={"applicant_name": "超大有限公司"}, files=big)
+        assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+        assert "提交的内容过大" in page.text and "64 KiB" in page.text and "未保存任何内容" in page.text
+        assert '<html lang="zh-CN">' in page.text
+        assert_plain_chinese(page.text)
+        english = client.post("/ui/receive", files=big, cookies={"lang": "en"})
+        assert english.status_code == 413 and "nothing was saved" in english.text, "English when English is chosen"
+        scripted = client.post("/ui/receive", files=big, headers={"Accept": "application/json"})
+        assert scripted.status_code == 413 and scripted.json()["error"] == "request_too_large"
+        assert "未保存任何内容" in scripted.json()["message"], "the page's script shows this message as it is"
+        api = client.post("/api/v1/cases", files=big, headers=tb.h("bj_clerk"))
+        assert api.status_code == 413 and api.headers["content-type"] == "application/json"
+        assert set(api.json()) >= {"error", "message", "message_zh", "limit"}
+        assert "nothing was saved" in api.json()["message"], "the API's shape and language are unchanged"
+    finally:
+        runtime.dispose()
 
 
 def test_the_demo_password_shows_on_the_sign_in_page_only_in_demo_mode(tb_sqlite_fs: Tongban) -> None:

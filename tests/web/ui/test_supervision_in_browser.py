@@ -23,6 +23,8 @@ pytestmark = pytest.mark.browser
 def _download(page: Any, selector: str) -> bytes:
     with page.expect_download() as info:
         page.locator(selector).click()
+    name = info.value.suggested_filename
+    assert "北京经济技术开发区" in name, f"saved under a name a superior reads: {name}"
     return Path(info.value.path()).read_bytes()
 
 
@@ -35,6 +37,10 @@ def test_supervisor_sees_a_case_closed_on_time_and_exports_the_list(
     # the item's on-time rate is a figure now that one of its cases was decided in time
     expect(page.locator('#on-time-items tr[data-item="QY-001"] .rate')).to_have_text(re.compile(r"^\d+\.\d%$"))
     expect(page.locator("figure.chart svg").first).to_be_visible()
+    # the charts speak Chinese and name the handling zone, as the tables beside them do
+    charts = " ".join(page.locator("figure.chart svg").all_text_contents())
+    assert "收件" in charts and "天津经济技术开发区" in charts, charts
+    assert not re.search(r"received|decided|TJ-TEDA|BJ-ETOWN", charts), charts
     screenshot(page, "dashboard")
 
     page.get_by_label("编号或申请人").fill(closed_case)
@@ -58,11 +64,36 @@ def test_annual_evaluation_page_and_its_pdf(new_page: Any, ui_server: UiServer, 
     page.goto("/ui/evaluation?year=2026")
     expect(page.locator('#evaluation tr[data-item="QY-001"]').first).to_be_visible()
     expect(page.locator('#disagreements tr[data-code="QY-002"]').first).to_be_visible()
+    # 同事同标 differences name each zone as a supervisor reads it, never by its code
+    differences = page.locator("#disagreements")
+    expect(differences).to_contain_text("北京经济技术开发区：5")
+    expect(differences).to_contain_text("仅天津经济技术开发区要求")
+    expect(differences).not_to_contain_text("TJ-TEDA")
+    expect(differences).not_to_contain_text("BJ-ETOWN")
+    expect(page.locator('select[name="item"] option[value="QY-001"]')).to_have_text("QY-001 企业档案查询")
     screenshot(page, "evaluation")
     pdf = _download(page, "#evaluation-pdf")
     assert pdf.startswith(b"%PDF")
     text = pdf_text(pdf)
     assert "2026" in text and "QY-001" in text and "QY-002" in text
+    assert "天津经济技术开发区" in text and "TJ-TEDA" not in text and "BJ-ETOWN" not in text, "zones by name"
+    assert "total" not in text
+    book = load_workbook(io.BytesIO(_download(page, "#evaluation-xlsx")))
+    cells = " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
+    assert "天津经济技术开发区" in cells and "TJ-TEDA" not in cells and "BJ-ETOWN" not in cells, "zones by name"
+
+
+def test_the_admin_catalog_report_names_zones(new_page: Any, ui_server: UiServer) -> None:
+    admin = new_page()
+    login(admin, "bj_admin")
+    admin.goto("/ui/admin/catalog-report")
+    rows = admin.locator('#disagreements tr[data-code="QY-002"]')
+    expect(rows.first).to_be_visible()
+    expect(admin.locator("#disagreements")).to_contain_text("天津经济技术开发区：3")
+    expect(admin.locator("#disagreements")).not_to_contain_text("TJ-TEDA")
+    expect(admin.locator("#disagreements")).not_to_contain_text("same materials")
+    admin.goto("/ui/admin/items")
+    expect(admin.locator('tr[data-item="QY-001"][data-zone="TJ-TEDA"]')).to_contain_text("天津经济技术开发区")
 
 
 def test_admin_adds_a_user_who_can_then_sign_in(new_page: Any, ui_server: UiServer) -> None:

@@ -31,6 +31,7 @@ from states.transition import payloads
 from states.transition import service as transitions
 from states.transition.errors import PayloadInvalid, TransitionError
 from storage.audit import service as audit
+from storage.case import idhash
 from storage.case.models import Case
 from storage.db import transaction
 from storage.user.models import User
@@ -337,10 +338,8 @@ async def attach_supplement(request: Request, case_no: str, user: Annotated[UiUs
 PER_PAGE = 50
 
 
-@router.get("/cases")
-def find_cases(request: Request, user: UserDep, q: str = "", state: str = "", side: str = "",
-               overdue: str = "", page: int = 1) -> Response:
-    """办件查询: every case the user's zone is party to, newest first."""
+def _case_list(request: Request, user: UserDep, *, q: str, state: str, side: str, overdue: str, page: int,
+               by_id: bool) -> Response:
     runtime = runtime_of(request)
     page = max(page, 1)
     flt = queue_service.CaseFilter(state=state or None, side=side if side in ("receiving", "handling") else None,
@@ -348,6 +347,37 @@ def find_cases(request: Request, user: UserDep, q: str = "", state: str = "", si
     with transaction(runtime.session_factory) as s:
         rows, total = queue_service.list_cases(db_session=s, actor=user.actor, flt=flt, now=runtime.now(),
                                                limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-        query = urlencode({"q": q, "state": state, "side": side, "overdue": overdue})
+        # an ID search pages by POST too (the pager is a form); any other search stays a plain link
+        query = "" if by_id else urlencode({"q": q, "state": state, "side": side, "overdue": overdue})
         return render(request, "cases.html", rows=rows, total=total, page=page, per_page=PER_PAGE, query=query,
-                      q=q, state=state, side=side, states=list(STATE_LABELS))
+                      q=q, state=state, side=side, overdue=overdue, by_id=by_id, states=list(STATE_LABELS))
+
+
+@router.get("/cases")
+def find_cases(request: Request, user: UserDep, q: str = "", state: str = "", side: str = "",
+               overdue: str = "", page: int = 1) -> Response:
+    """办件查询: every case the user's zone is party to, newest first."""
+    if idhash.is_full_number(q):
+        # an old bookmark or a typed URL: the number is not searched from the URL (nor echoed back into it)
+        session_of(request).flash("info", translate(lang_of(request), "cases.id_by_form"))
+        return RedirectResponse("/ui/cases", status_code=303)
+    return _case_list(request, user, q=q, state=state, side=side, overdue=overdue, page=page, by_id=False)
+
+
+@router.post("/cases")
+def find_cases_posted(request: Request, user: UserDep, form: FormDep) -> Response:
+    """The search form posts: a full ID number is answered here (the keyed-hash index finds it), so the
+    number is never in a URL, the history or a Referer; any other search is sent on to the GET list,
+    whose URL can be bookmarked and paged."""
+    def field(name: str) -> str:
+        value = form.get(name)
+        return value.strip()[:200] if isinstance(value, str) else ""
+
+    q, state, side, overdue = field("q"), field("state"), field("side"), field("overdue")
+    page = int(field("page")) if field("page").isdigit() and len(field("page")) < 7 else 1
+    if idhash.is_full_number(q):
+        response = _case_list(request, user, q=q, state=state, side=side, overdue=overdue, page=page, by_id=True)
+        response.headers["Cache-Control"] = "no-store"  # the number is in this page: not kept in the cache
+        return response
+    query = urlencode({k: v for k, v in {"q": q, "state": state, "side": side, "overdue": overdue}.items() if v})
+    return RedirectResponse("/ui/cases" + (f"?{query}" if query else ""), status_code=303)

@@ -6,6 +6,7 @@ an item code are the only parameters.
 
 from __future__ import annotations
 
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -49,7 +50,11 @@ def evaluation_page(request: Request, user: UserDep) -> Response:
     ev = _evaluation(request, user, year, item)
     runtime = runtime_of(request)
     with transaction(runtime.session_factory) as s:
-        codes = sorted(set(s.scalars(select(Item.code).where(Item.active.is_(True)))))
+        # code → name (the first zone's name where zones differ): the picker shows "QY-001 企业档案查询"
+        codes: dict[str, str] = {}
+        for code, name in s.execute(select(Item.code, Item.name).where(Item.active.is_(True))
+                                    .order_by(Item.code, Item.zone_id)):
+            codes.setdefault(code, name)
         zone_names = {z.code: z.name for z in s.scalars(select(Zone))}
     this_year = runtime.now().astimezone(ZoneInfo(runtime.settings.timezone)).year
     qs = f"year={year}" + (f"&item={item}" if item else "")
@@ -57,9 +62,11 @@ def evaluation_page(request: Request, user: UserDep) -> Response:
                   years=list(range(this_year, FIRST_YEAR - 1, -1)), qs=qs, pct=exports.pct, days=exports.days,
                   reasons=exports.reasons, zone_names=zone_names)
 
-def _download(content: bytes, media_type: str, filename: str) -> Response:
+def _download(content: bytes, media_type: str, filename: str, *, shown: str = "") -> Response:
+    """``filename`` is the ASCII fallback; ``shown`` the Chinese name a browser saves it under (RFC 6266)."""
+    disposition = f'attachment; filename="{filename}"' + (f"; filename*=UTF-8''{quote(shown)}" if shown else "")
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP})
 
 @router.get("/evaluation/report.pdf")
@@ -68,7 +75,8 @@ def evaluation_pdf(request: Request, user: UserDep) -> Response:
     year, item = _params(request)
     ev = _evaluation(request, user, year, item)
     body = exports.evaluation_pdf(ev, tz=runtime_of(request).settings.timezone)
-    return _download(body, "application/pdf", f"evaluation-{year}-{user.zone_code}.pdf")
+    return _download(body, "application/pdf", f"evaluation-{year}-{user.zone_code}.pdf",
+                     shown=f"{year}年度评估-{user.zone_name}.pdf")
 
 @router.get("/evaluation/report.xlsx")
 def evaluation_xlsx(request: Request, user: UserDep) -> Response:
@@ -76,5 +84,6 @@ def evaluation_xlsx(request: Request, user: UserDep) -> Response:
     year, item = _params(request)
     ev = _evaluation(request, user, year, item)
     body = exports.evaluation_xlsx(ev, tz=runtime_of(request).settings.timezone)
-    return _download(body, exports.SPREADSHEET_XLSX, f"evaluation-{year}-{user.zone_code}.xlsx")
+    return _download(body, exports.SPREADSHEET_XLSX, f"evaluation-{year}-{user.zone_code}.xlsx",
+                     shown=f"{year}年度评估-{user.zone_name}.xlsx")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -24,6 +24,7 @@ from states.reports import charts, exports
 from states.reports import service as reports
 from states.reports.assignment import REASSIGNABLE_STATES, reassign, reviewers_of
 from states.transition.errors import EventNotAllowed, PayloadInvalid, VersionConflict
+from storage.case import idhash
 from storage.case.models import Case
 from storage.db import transaction
 from storage.user.models import User
@@ -60,6 +61,8 @@ class DashboardQuery:
     start: date | None = None
     end: date | None = None
     bad_date: bool = False
+    #: a full 证件号码 arrived in the URL: not searched (the number belongs in 办件查询's posted form)
+    id_refused: bool = False
 
     @classmethod
     def parse(cls, request: Request, today: date) -> DashboardQuery:
@@ -68,6 +71,8 @@ class DashboardQuery:
                   side=q.get("side", "") if q.get("side") in ("receiving", "handling") else "",
                   item=q.get("item", "").strip()[:40], overdue=q.get("overdue") == "1",
                   text=q.get("q", "").strip()[:100])
+        if idhash.is_full_number(out.text):
+            out.text, out.id_refused = "", True
         try:
             out.end = date.fromisoformat(q["to"]) if q.get("to") else today
             out.start = date.fromisoformat(q["from"]) if q.get("from") else out.end - timedelta(days=DEFAULT_DAYS - 1)
@@ -109,6 +114,10 @@ def dashboard(request: Request, user: UserDep) -> Response:
     query = DashboardQuery.parse(request, _today(request))
     if query.bad_date:
         session_of(request).flash("error", translate(lang_of(request), "sup.bad_date"))
+    if query.id_refused:  # sent on without it, so the number is not echoed in any link of the page
+        session_of(request).flash("info", translate(lang_of(request), "cases.id_by_form"))
+        qs = query.query_string()
+        return RedirectResponse("/ui/dashboard" + (f"?{qs}" if qs else ""), status_code=303)
     assert query.start is not None and query.end is not None
     with transaction(runtime.session_factory) as s:
         counts = reports.state_counts(db_session=s, zone_id=user.zone_id)
@@ -123,6 +132,9 @@ def dashboard(request: Request, user: UserDep) -> Response:
         reviewers = reviewers_of(db_session=s, zone_id=user.zone_id) if user.role == "supervisor" else []
         assignees = _usernames(s, [*overdue, *at_risk, *cases])
         t = lambda key, **kw: translate(lang_of(request), key, **kw)  # noqa: E731
+        # the chart's words as the page's language has them (placeholders stay for the chart to fill)
+        words = {k: translate(lang_of(request), f"chart.{k}") for k in charts.WORDS_ZH}
+        zone_names = {z.code: z.name for z in s.scalars(select(Zone))}
         return render(
             request, "supervision/dashboard.html", counts=counts, by_item=by_item, by_zone=by_zone,
             overdue=overdue, at_risk=at_risk, alerts=alerts, cases=cases, total=total, query=query,
@@ -131,9 +143,9 @@ def dashboard(request: Request, user: UserDep) -> Response:
                                     and c.state in REASSIGNABLE_STATES and bool(reviewers)),
             side_of=lambda c: _side(c, user.zone_id),
             timeliness=lambda c: exports.timeliness(c, now),
-            zone_names={z.code: z.name for z in s.scalars(select(Zone))},
-            daily_svg=charts.daily_chart(days, title=t("sup.chart")),
-            rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate")),
+            zone_names=zone_names,
+            daily_svg=charts.daily_chart(days, title=t("sup.chart"), words=words),
+            rate_svg=charts.on_time_chart(by_item, title=t("sup.chart_rate"), zone_names=zone_names, words=words),
             pct=exports.pct, adhoc=adhoc,
         )
 
@@ -153,9 +165,11 @@ def _export_cases(request: Request, user: UiUser) -> tuple[list[Case], Any]:
         return cases, runtime
 
 
-def _download(content: bytes, media_type: str, filename: str) -> Response:
+def _download(content: bytes, media_type: str, filename: str, *, shown: str = "") -> Response:
+    """``filename`` is the ASCII fallback; ``shown`` the Chinese name a browser saves it under (RFC 6266)."""
+    disposition = f'attachment; filename="{filename}"' + (f"; filename*=UTF-8''{quote(shown)}" if shown else "")
     return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                    headers={"Content-Disposition": disposition,
                              "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP})
 
@@ -165,7 +179,8 @@ def export_csv(request: Request, user: UserDep) -> Response:
     guard(user)
     cases, runtime = _export_cases(request, user)
     body = exports.cases_csv(cases, tz=runtime.settings.timezone, now=runtime.now())
-    return _download(body, "text/csv; charset=utf-8", f"cases-{user.zone_code}-{_today(request)}.csv")
+    return _download(body, "text/csv; charset=utf-8", f"cases-{user.zone_code}-{_today(request)}.csv",
+                     shown=f"办件清单-{user.zone_name}-{_today(request)}.csv")
 
 
 @router.get("/dashboard/cases.xlsx")
@@ -173,7 +188,8 @@ def export_xlsx(request: Request, user: UserDep) -> Response:
     guard(user)
     cases, runtime = _export_cases(request, user)
     body = exports.cases_xlsx(cases, tz=runtime.settings.timezone, now=runtime.now())
-    return _download(body, exports.SPREADSHEET_XLSX, f"cases-{user.zone_code}-{_today(request)}.xlsx")
+    return _download(body, exports.SPREADSHEET_XLSX, f"cases-{user.zone_code}-{_today(request)}.xlsx",
+                     shown=f"办件清单-{user.zone_name}-{_today(request)}.xlsx")
 
 
 @router.post("/dashboard/reassign")
