@@ -119,6 +119,21 @@ def _plan(clock: Clock, cases: list[bulk.CaseFacts], pauses: list[bulk.PauseFact
             hit = prov_memo[key] = own.is_provisional(at)
         return hit
 
+    sched_memo: dict[tuple[int, datetime, str | None, bool], tuple[str | None, datetime | None, bool]] = {}
+
+    def scheduled(own: Clock, due_at: datetime, level: str | None,
+                  started_at: datetime) -> tuple[str | None, datetime | None, bool]:
+        """:meth:`Clock.schedule` of a watched deadline, once per (due time, level, whether its warning
+        falls before the watch began) — the only way its start enters the schedule."""
+        early = level == "warning" and own.alert_at(due_at, "warning") <= started_at
+        key = (id(own), due_at, level, early)
+        hit = sched_memo.get(key)
+        if hit is None:
+            w = _Watch(0, 0, "", started_at, due_at, level, None, False)
+            own.schedule(cast(CaseDeadline, w), level)
+            hit = sched_memo[key] = (w.next_level, w.next_alert_at, w.provisional)
+        return hit
+
     out = _Plan([], [], [], [], {})
     spans: dict[tuple[Any, Any], int] = {}
     total = len(cases)
@@ -150,17 +165,17 @@ def _plan(clock: Clock, cases: list[bulk.CaseFacts], pauses: list[bulk.PauseFact
             out.case_rows.append(bulk.CaseWrite(cid, new_due, new_step_due, due_prov, step_prov,
                                                 row.audit_seq, row.audit_head))
         for wr in watched.get(cid, ()):
-            w = _Watch(*wr)
-            if w.step == OVERALL:
+            due_at = wr.due_at
+            if wr.step == OVERALL:
                 if new_due is not None:
-                    w.due_at = new_due
-            elif w.step == step and new_step_due is not None:
-                w.due_at = new_step_due
-            own.schedule(cast(CaseDeadline, w), w.next_level)
-            if w.step == OVERALL and row.paused:
-                w.next_alert_at = None  # the clock stands still: nothing falls due
-            if (w.due_at, w.next_level, w.next_alert_at, w.provisional) != wr[4:]:
-                out.watch_rows.append(bulk.WatchWrite(w.id, w.due_at, w.next_level, w.next_alert_at, w.provisional))
+                    due_at = new_due
+            elif wr.step == step and new_step_due is not None:
+                due_at = new_step_due
+            level, alert_at, prov = scheduled(own, due_at, wr.next_level, wr.started_at)
+            if wr.step == OVERALL and row.paused:
+                alert_at = None  # the clock stands still: nothing falls due
+            if (due_at, level, alert_at, prov) != wr[4:]:
+                out.watch_rows.append(bulk.WatchWrite(wr.id, due_at, level, alert_at, prov))
         if changed:
             moved = 0
             if row.due_at is not None and new_due is not None:

@@ -78,6 +78,12 @@ def chain_events(events: Iterable[dict[str, Any]], heads: dict[int, tuple[int, s
             hit = memo[value] = enc(value)
         return hit
 
+    def plain(text: str) -> str:
+        """A case number's JSON text: as is between quotes when nothing in it needs escaping."""
+        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+            return f'"{text}"'
+        return enc(text)
+
     stamps: dict[datetime, str] = {}
     out: list[ChainedEvent] = []
     for e in events:
@@ -89,7 +95,7 @@ def chain_events(events: Iterable[dict[str, Any]], heads: dict[int, tuple[int, s
             stamp = stamps[at] = enc(at.isoformat(timespec="microseconds"))
         payload = e.get("payload_json") or enc(e["payload"])
         body = (f'{{"actor":{once(e["actor"])},"actor_role":{once(e["actor_role"])},"at":{stamp},'
-                f'"case_no":{enc(e["case_no"])},"event":{once(e["event"])},"from":{once(e["from_state"])},'
+                f'"case_no":{plain(e["case_no"])},"event":{once(e["event"])},"from":{once(e["from_state"])},'
                 f'"payload":{payload},"prev":"{prev}","seq":{seq},"to":{once(e["to_state"])},'
                 f'"version":{int(e["version"])}}}')
         h = hashlib.sha256(body.encode()).hexdigest()
