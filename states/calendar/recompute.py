@@ -7,12 +7,15 @@ against the final date), the current step's target, and each active watched dead
 alert — the level it is at stays, so an alert already raised for a date that moved later is not
 raised again; a level now due is raised once by the next sweep (``sla_alerts`` is unique per level).
 
-Each case whose dates changed gets a system audit event through the audit module's own append (the
-hash chain stays valid; the version is not bumped, the state does not change), and the clerk who
-received each moved open case and its reviewer get ONE message listing their moved cases.
+Each case whose dates changed gets a system audit event chained onto its hash chain exactly as the
+audit module's own append would (the version is not bumped, the state does not change), and the
+clerk who received each moved open case and its reviewer get ONE message listing their moved cases.
 
-Statements are set-based — one read per table, executemany updates, one batched audit append — so
-the cost is close to the bare UPDATE of the deadline columns (bench/calendar_recompute.py).
+The pass is built for the cost floor of the bare UPDATE of the deadline columns
+(bench/calendar_recompute.py, docs/performance.md): three driver-level reads, the recount in Python
+with memoised calendar arithmetic, one set-based write per table (storage/calendar/bulk.py) — the
+case's new dates and its new chain head in the same UPDATE — and the audit rows hashed in Python and
+inserted in one statement. Cases whose dates do not change are not written.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, or_, select, union
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from notifications import ledger
@@ -34,13 +37,12 @@ from states.runtime import Runtime
 from states.sla.clock import STEP_OF_STATE, TERMINAL, WATCHED_STEPS, Clock
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
+from storage.calendar import bulk
 from storage.calendar.service import add_year, days_of, stored_years
 from storage.case.models import Case
-from storage.catalog.models import Item
 from storage.db import transaction
-from storage.sla.models import OVERALL, CaseDeadline, CasePause
+from storage.sla.models import OVERALL, CaseDeadline
 from storage.user.models import User
-from storage.zone.models import Zone
 
 __all__ = ["Move", "RecomputeReport", "official_years", "plan", "publish", "recompute"]
 
@@ -90,92 +92,90 @@ class _Watch:
 
 @dataclass
 class _Plan:
-    case_rows: list[dict[str, Any]]
-    pause_rows: list[dict[str, Any]]
-    watch_rows: list[dict[str, Any]]
+    case_rows: list[bulk.CaseWrite]
+    pause_rows: list[tuple[int, int]]
+    watch_rows: list[bulk.WatchWrite]
     moves: list[Move]
-    facts: dict[int, Any]
+    facts: dict[int, bulk.CaseFacts]
 
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
+def _plan(clock: Clock, cases: list[bulk.CaseFacts], pauses: list[bulk.PauseFacts],
+          watches: list[bulk.WatchFacts], progress: Callable[[int, int], None] | None = None) -> _Plan:
+    """Recount every case in Python (no SQL): the calendar arithmetic is memoised per (local day,
+    working days) and per (due time, level), so 100,000 cases cost a few thousand calendar walks."""
+    paused_of: dict[int, list[bulk.PauseFacts]] = defaultdict(list)
+    for pr in pauses:
+        paused_of[pr.case_id].append(pr)
+    watched: dict[int, list[bulk.WatchFacts]] = defaultdict(list)
+    for wr in watches:
+        watched[wr.case_id].append(wr)
+    local_days = clock.calendar.zones_with_local_days()
+    prov_memo: dict[tuple[int, datetime | None], bool] = {}
 
+    def provisional(own: Clock, at: datetime | None) -> bool:
+        key = (id(own), at)
+        hit = prov_memo.get(key)
+        if hit is None:
+            hit = prov_memo[key] = own.is_provisional(at)
+        return hit
 
-def _candidates(db_session: Session) -> list[int]:
-    """Cases with a provisional date: a UNION of three plain filters (an OR with a subquery made
-    PostgreSQL re-run the subquery per row: 140 s at 100,000 cases)."""
-    stmt = union(
-        select(Case.id).where(Case.due_provisional.is_(True)),
-        select(Case.id).where(Case.step_due_provisional.is_(True)),
-        select(CaseDeadline.case_id).where(CaseDeadline.active.is_(True), CaseDeadline.provisional.is_(True)))
-    return sorted(db_session.scalars(stmt))
+    sched_memo: dict[tuple[int, datetime, str | None, bool], tuple[str | None, datetime | None, bool]] = {}
 
-
-def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _Plan:
-    c = _table(Case).c
-    stmt = (select(c.id, c.case_no, c.state, c.version, c.received_at, c.due_at, c.step, c.step_started_at,
-                   c.step_due_at, c.paused_since, c.decided_at, c.closed, c.received_by_id, c.assignee_id,
-                   c.receiving_zone_id, c.handling_zone_id, c.due_provisional, c.step_due_provisional,
-                   Item.promised_days, Item.step_targets, Zone.code.label("handling_code"))
-            .join(Item, Item.id == c.item_id).join(Zone, Zone.id == c.handling_zone_id).where(c.id.in_(ids)))
-    if lock and db_session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=_table(Case))
-    conn = db_session.connection()
-    cases = {r.id: r for r in conn.execute(stmt)}
-    p = _table(CasePause).c
-    pauses: dict[int, list[Any]] = defaultdict(list)
-    for pr in conn.execute(select(p.id, p.case_id, p.started_at, p.ended_at, p.workdays)
-                           .where(p.case_id.in_(ids), p.ended_at.is_not(None))):
-        pauses[pr.case_id].append(pr)
-    d = _table(CaseDeadline).c
-    watches: dict[int, list[_Watch]] = defaultdict(list)
-    for wr in conn.execute(select(d.id, d.case_id, d.step, d.started_at, d.due_at, d.next_level,
-                                  d.next_alert_at, d.provisional)
-                           .where(d.case_id.in_(ids), d.active.is_(True))):
-        watches[wr.case_id].append(_Watch(*wr))
+    def scheduled(own: Clock, due_at: datetime, level: str | None,
+                  started_at: datetime) -> tuple[str | None, datetime | None, bool]:
+        """:meth:`Clock.schedule` of a watched deadline, once per (due time, level, whether its warning
+        falls before the watch began) — the only way its start enters the schedule."""
+        early = level == "warning" and own.alert_at(due_at, "warning") <= started_at
+        key = (id(own), due_at, level, early)
+        hit = sched_memo.get(key)
+        if hit is None:
+            w = _Watch(0, 0, "", started_at, due_at, level, None, False)
+            own.schedule(cast(CaseDeadline, w), level)
+            hit = sched_memo[key] = (w.next_level, w.next_alert_at, w.provisional)
+        return hit
 
     out = _Plan([], [], [], [], {})
     spans: dict[tuple[Any, Any], int] = {}
-    for cid in ids:
-        row = cases.get(cid)
-        if row is None:
-            continue
-        own = clock.for_zone(row.handling_code) if clock.calendar.zones_with_local_days() else clock
+    total = len(cases)
+    for n, row in enumerate(cases, start=1):
+        if progress and n % CHUNK == 0:
+            progress(n, total)
+        cid = row.id
+        own = clock.for_zone(row.handling_code) if local_days else clock
         cal = own.calendar
         paused = 0
-        for pr in pauses.get(cid, ()):
-            n = max(0, cal.workdays_between(own.local_day(pr.started_at), own.local_day(pr.ended_at)))
-            paused += n
-            if n != pr.workdays:
-                out.pause_rows.append({"_id": pr.id, "workdays": n})
+        for pr in paused_of.get(cid, ()):
+            days = max(0, cal.workdays_between(own.local_day(pr.started_at), own.local_day(pr.ended_at)))
+            paused += days
+            if days != pr.workdays:
+                out.pause_rows.append((pr.id, days))
         new_due = own.planned_end(row.received_at, row.promised_days, paused) if row.due_at is not None else None
-        if row.state in TERMINAL and row.decided_at is None:
+        if row.state in TERMINAL and not row.decided:
             new_due = row.due_at  # ended without a decision: nothing is counted against it any more
         step = row.step
         new_step_due = row.step_due_at
         if step == "decide":
             new_step_due = new_due
         elif step in WATCHED_STEPS and row.step_started_at is not None and STEP_OF_STATE.get(row.state) == step:
-            target = int((row.step_targets or {}).get(step, 1))
-            new_step_due = own.due(row.step_started_at, target)
-        due_prov, step_prov = own.is_provisional(new_due), own.is_provisional(new_step_due)
+            new_step_due = own.due(row.step_started_at, int(row.step_targets.get(step, 1)))
+        due_prov, step_prov = provisional(own, new_due), provisional(own, new_step_due)
         changed = new_due != row.due_at or new_step_due != row.step_due_at
         if changed or due_prov != row.due_provisional or step_prov != row.step_due_provisional:
-            out.case_rows.append({"_id": cid, "due_at": new_due, "step_due_at": new_step_due,
-                                  "due_provisional": due_prov, "step_due_provisional": step_prov})
-        for w in watches.get(cid, ()):
-            before = (w.due_at, w.next_level, w.next_alert_at, w.provisional)
-            if w.step == OVERALL:
+            # The chain head is filled in once the audit events are chained (recompute).
+            out.case_rows.append(bulk.CaseWrite(cid, new_due, new_step_due, due_prov, step_prov,
+                                                row.audit_seq, row.audit_head))
+        for wr in watched.get(cid, ()):
+            due_at = wr.due_at
+            if wr.step == OVERALL:
                 if new_due is not None:
-                    w.due_at = new_due
-            elif w.step == step and new_step_due is not None:
-                w.due_at = new_step_due
-            own.schedule(cast(CaseDeadline, w), w.next_level)
-            if w.step == OVERALL and row.paused_since is not None:
-                w.next_alert_at = None  # the clock stands still: nothing falls due
-            if (w.due_at, w.next_level, w.next_alert_at, w.provisional) != before:
-                out.watch_rows.append({"_id": w.id, "due_at": w.due_at, "next_level": w.next_level,
-                                       "next_alert_at": w.next_alert_at, "provisional": w.provisional})
+                    due_at = new_due
+            elif wr.step == step and new_step_due is not None:
+                due_at = new_step_due
+            level, alert_at, prov = scheduled(own, due_at, wr.next_level, wr.started_at)
+            if wr.step == OVERALL and row.paused:
+                alert_at = None  # the clock stands still: nothing falls due
+            if (due_at, level, alert_at, prov) != wr[4:]:
+                out.watch_rows.append(bulk.WatchWrite(wr.id, due_at, level, alert_at, prov))
         if changed:
             moved = 0
             if row.due_at is not None and new_due is not None:
@@ -186,18 +186,14 @@ def _plan(db_session: Session, clock: Clock, ids: list[int], *, lock: bool) -> _
                     if own is clock:
                         spans[span] = moved
             out.moves.append(Move(cid, row.case_no, row.state, row.due_at, new_due, row.step_due_at, new_step_due,
-                                  moved, not row.closed and row.decided_at is None))
+                                  moved, not row.closed and not row.decided))
             out.facts[cid] = row
     return out
 
 
 def plan(*, db_session: Session, clock: Clock) -> list[Move]:
     """What :func:`recompute` would change, without writing anything (the admin's preview)."""
-    ids = _candidates(db_session)
-    moves: list[Move] = []
-    for i in range(0, len(ids), CHUNK):
-        moves += _plan(db_session, clock, ids[i:i + CHUNK], lock=False).moves
-    return moves
+    return _plan(clock, *bulk.read(db_session.connection(), lock=False)).moves
 
 
 def _s(at: datetime | None) -> str | None:
@@ -211,46 +207,46 @@ def _local(at: datetime | None, tz: str) -> str:
 
 def recompute(*, db_session: Session, clock: Clock, reason: str, now: datetime,
               progress: Callable[[int, int], None] | None = None, notify_key: str = "") -> RecomputeReport:
-    """Recount every provisional date with ``clock`` (the new calendar), in the caller's transaction."""
+    """Recount every provisional date with ``clock`` (the new calendar), in the caller's transaction.
+
+    Three reads, the recount in Python, then one write per table: the cases' new dates together with
+    their new audit chain heads (one UPDATE, not two), the pauses, the watched deadlines, and the
+    audit events chained in Python (``storage.audit.service.chain_events``, the hash of
+    ``event_hash``). Cases whose dates do not change are neither written nor audited, so a second
+    run finds nothing to do."""
     report = RecomputeReport()
-    ids = _candidates(db_session)
     conn = db_session.connection()
-    ct, pt, dt = _table(Case), _table(CasePause), _table(CaseDeadline)
-    upd_case = ct.update().where(ct.c.id == bindparam("_id")).values(
-        due_at=bindparam("due_at"), step_due_at=bindparam("step_due_at"),
-        due_provisional=bindparam("due_provisional"), step_due_provisional=bindparam("step_due_provisional"))
-    upd_pause = pt.update().where(pt.c.id == bindparam("_id")).values(workdays=bindparam("workdays"))
-    upd_watch = dt.update().where(dt.c.id == bindparam("_id")).values(
-        due_at=bindparam("due_at"), next_level=bindparam("next_level"), next_alert_at=bindparam("next_alert_at"),
-        provisional=bindparam("provisional"))
-    facts: dict[int, Any] = {}
-    events: list[dict[str, Any]] = []
+    cases, pauses, watches = bulk.read(conn, lock=True)
     if progress:
-        progress(0, len(ids))
-    for i in range(0, len(ids), CHUNK):
-        part = _plan(db_session, clock, ids[i:i + CHUNK], lock=True)
-        if part.case_rows:
-            conn.execute(upd_case, part.case_rows)
-        if part.pause_rows:
-            conn.execute(upd_pause, part.pause_rows)
-        if part.watch_rows:
-            conn.execute(upd_watch, part.watch_rows)
-        for m in part.moves:
-            row = part.facts[m.case_id]
-            events.append(dict(
-                case_id=m.case_id, case_no=m.case_no, at=now, actor=SYSTEM.username, actor_role=SYSTEM.role,
-                event=EVENT, from_state=m.state, to_state=m.state, version=row.version,
-                payload={"reason": reason, "due_at": {"from": _s(m.old_due), "to": _s(m.new_due)},
-                         "step": row.step, "step_due_at": {"from": _s(m.old_step_due), "to": _s(m.new_step_due)},
-                         "moved_workdays": m.moved_workdays}))
-        report.moved += part.moves
-        facts.update(part.facts)
-        report.examined += len(ids[i:i + CHUNK])
-        if progress:
-            progress(report.examined, len(ids))
-    # The audit events last, in one batched append through the audit module (chain heads read first).
-    report.audited = audit.append_many(db_session=db_session, events=events, plain_payloads=True)
-    report.notified = _notify(db_session, clock, report.moved, facts, reason, now, notify_key or reason)
+        progress(0, len(cases))
+    part = _plan(clock, cases, pauses, watches, progress)
+    # Many cases share one move (same old and new dates): each distinct payload is encoded once.
+    payloads: dict[tuple[Any, ...], str] = {}
+    events = []
+    for m in part.moves:
+        facts = part.facts[m.case_id]
+        key = (m.old_due, m.new_due, facts.step, m.old_step_due, m.new_step_due, m.moved_workdays)
+        text = payloads.get(key)
+        if text is None:
+            text = payloads[key] = audit.canonical_json(
+                {"reason": reason, "due_at": {"from": _s(m.old_due), "to": _s(m.new_due)}, "step": facts.step,
+                 "step_due_at": {"from": _s(m.old_step_due), "to": _s(m.new_step_due)},
+                 "moved_workdays": m.moved_workdays})
+        events.append({"case_id": m.case_id, "case_no": m.case_no, "at": now, "actor": SYSTEM.username,
+                       "actor_role": SYSTEM.role, "event": EVENT, "from_state": m.state, "to_state": m.state,
+                       "version": facts.version, "payload_json": text})
+    heads = {c.id: (c.audit_seq, c.audit_head) for c in part.facts.values()}
+    chained = audit.chain_events(events, heads)
+    # Every moved case is in ``case_rows`` (its dates changed); its head moves in the same UPDATE.
+    rows = [c._replace(audit_seq=heads[c.id][0], audit_head=heads[c.id][1]) if c.id in part.facts else c
+            for c in part.case_rows]
+    bulk.write(conn, cases=rows, pauses=part.pause_rows, watches=part.watch_rows, now=now)
+    report.audited = bulk.insert_audit_rows(conn, chained)
+    report.moved = part.moves
+    report.examined = len(cases)
+    if progress:
+        progress(report.examined, len(cases))
+    report.notified = _notify(db_session, clock, report.moved, part.facts, reason, now, notify_key or reason)
     return report
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,15 @@ from storage.case.models import Case
 GENESIS = "0" * 64
 
 
+#: The canonical JSON of :func:`event_hash`, as one reusable encoder (``json.dumps`` builds one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def canonical_json(value: Any) -> str:
+    """``value`` as :func:`event_hash` writes it into the hashed body (sorted keys, no spaces, UTF-8)."""
+    return _CANONICAL.encode(value)
+
+
 def event_hash(*, case_no: str, seq: int, at: datetime, actor: str, actor_role: str, event: str,
                from_state: str | None, to_state: str, version: int, payload: dict[str, Any],
                prev_hash: str) -> str:
@@ -27,8 +37,72 @@ def event_hash(*, case_no: str, seq: int, at: datetime, actor: str, actor_role: 
         "actor_role": actor_role, "event": event, "from": from_state, "to": to_state,
         "version": version, "payload": payload, "prev": prev_hash,
     }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    canonical = _CANONICAL.encode(body)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ChainedEvent(NamedTuple):
+    """An audit row ready to insert: numbered, linked and hashed; ``payload`` as canonical JSON text."""
+
+    case_id: int
+    seq: int
+    at: datetime
+    actor: str
+    actor_role: str
+    event: str
+    from_state: str | None
+    to_state: str
+    version: int
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+def chain_events(events: Iterable[dict[str, Any]], heads: dict[int, tuple[int, str]]) -> list[ChainedEvent]:
+    """Number, link and hash ``events`` (the keyword arguments of :func:`append`, with JSON-plain
+    payloads: str/int/bool/None in dicts and lists; or ``payload_json``, the payload's
+    :func:`canonical_json` already made, when many events share one) onto the chain heads in ``heads`` (case id →
+    (seq, hash), GENESIS when absent); ``heads`` is moved to each case's last new event.
+
+    The hash is exactly :func:`event_hash`'s — the same canonical JSON, assembled from each field's
+    canonical text (a dict's canonical text is its sorted ``"key":value`` pairs, so the body can be
+    joined from parts) with the repeated ones (actor, event, time, states) encoded once. The caller
+    writes the rows and the heads in one transaction, under the same lock :func:`head` takes.
+    """
+    enc = _CANONICAL.encode
+    memo: dict[Any, str] = {}
+
+    def once(value: Any) -> str:
+        hit = memo.get(value)
+        if hit is None:
+            hit = memo[value] = enc(value)
+        return hit
+
+    def plain(text: str) -> str:
+        """A case number's JSON text: as is between quotes when nothing in it needs escaping."""
+        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+            return f'"{text}"'
+        return enc(text)
+
+    stamps: dict[datetime, str] = {}
+    out: list[ChainedEvent] = []
+    for e in events:
+        cid, at = e["case_id"], e["at"]
+        seq, prev = heads.get(cid, (0, GENESIS))
+        seq += 1
+        stamp = stamps.get(at)
+        if stamp is None:
+            stamp = stamps[at] = enc(at.isoformat(timespec="microseconds"))
+        payload = e.get("payload_json") or enc(e["payload"])
+        body = (f'{{"actor":{once(e["actor"])},"actor_role":{once(e["actor_role"])},"at":{stamp},'
+                f'"case_no":{plain(e["case_no"])},"event":{once(e["event"])},"from":{once(e["from_state"])},'
+                f'"payload":{payload},"prev":"{prev}","seq":{seq},"to":{once(e["to_state"])},'
+                f'"version":{int(e["version"])}}}')
+        h = hashlib.sha256(body.encode()).hexdigest()
+        out.append(ChainedEvent(cid, seq, at, e["actor"], e["actor_role"], e["event"], e["from_state"],
+                                e["to_state"], e["version"], payload, prev, h))
+        heads[cid] = (seq, h)
+    return out
 
 
 def last_event(*, db_session: Session, case_id: int) -> AuditEvent | None:

@@ -6,7 +6,12 @@ On SQLite and PostgreSQL; the cases come from the real intake and transition ser
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +19,7 @@ from states.transition import service as transitions
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
 from storage.audit.models import AuditEvent
+from storage.calendar import bulk
 from storage.case.models import Case
 from storage.db import transaction
 from tests.states.world import NOW, World, world
@@ -126,3 +132,50 @@ def test_two_events_with_one_number_are_refused_by_the_database(world: World) ->
                            actor_role="clerk", event="note", from_state=None, to_state="accepted", version=1,
                            payload={})
     assert problems(world, case_no, cid) == []
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_plain = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | _text,
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+                      max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case_no=_text, actor=_text, event=_text, from_state=st.none() | _text, to_state=_text,
+       version=st.integers(0, 10**6), payload=st.dictionaries(_text, _plain, max_size=4), prev_seq=st.integers(0, 99))
+def test_events_chained_in_bulk_hash_exactly_as_one_event_does(case_no: str, actor: str, event: str,
+                                                               from_state: str | None, to_state: str, version: int,
+                                                               payload: dict[str, Any], prev_seq: int) -> None:
+    # A calendar recompute hashes 100,000 events from parts; tongban verify recomputes each with
+    # event_hash, so the two must agree on any text (quotes, 中文, control characters) and payload.
+    heads = {7: (prev_seq, "ab" * 32)}
+    as_dict, as_text = (audit.chain_events([dict(case_id=7, case_no=case_no, at=NOW, actor=actor, actor_role="system",
+                                                 event=event, from_state=from_state, to_state=to_state,
+                                                 version=version, **extra)], dict(heads))[0]
+                        for extra in ({"payload": payload}, {"payload_json": audit.canonical_json(payload)}))
+    expected = audit.event_hash(case_no=case_no, seq=prev_seq + 1, at=NOW, actor=actor, actor_role="system",
+                                event=event, from_state=from_state, to_state=to_state, version=version,
+                                payload=json.loads(as_dict.payload), prev_hash="ab" * 32)
+    assert as_dict.hash == as_text.hash == expected and as_dict.seq == prev_seq + 1
+    assert json.loads(as_dict.payload) == payload
+
+
+def test_events_written_in_bulk_extend_the_trail_and_verify(world: World) -> None:
+    # The calendar recompute's path: heads from the case rows, chained in Python, one bulk insert,
+    # the heads moved in the recompute's own UPDATE of the cases.
+    trails = [story(world) for _ in range(3)]
+    with transaction(world.runtime.session_factory) as s:
+        heads = {cid: (seq, head) for cid, seq, head in s.execute(
+            select(Case.id, Case.audit_seq, Case.audit_head).where(Case.id.in_([c for _, c in trails])))}
+        events = [dict(case_id=cid, case_no=no, at=NOW, actor="system", actor_role="system",
+                       event="calendar_recomputed", from_state="accepted", to_state="accepted", version=4,
+                       payload={"reason": "calendar 2027 published", "due_at": {"from": "a", "to": "b"}})
+                  for no, cid in trails]
+        rows = audit.chain_events(events + events[:1], heads)  # the first case twice: chained in order
+        assert bulk.insert_audit_rows(s.connection(), rows) == 4
+        for cid, (seq, head) in heads.items():
+            s.execute(update(Case).where(Case.id == cid).values(audit_seq=seq, audit_head=head))
+    assert [problems(world, no, cid) for no, cid in trails] == [[], [], []]
+    with transaction(world.runtime.session_factory) as s:
+        first = audit.list_events(db_session=s, case_id=trails[0][1])
+        assert [e.seq for e in first][-2:] == [5, 6] and first[-1].payload["due_at"] == {"from": "a", "to": "b"}
