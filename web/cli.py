@@ -6,16 +6,26 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from config import Settings
 from states.calendar.cli import calendar_app
 from states.sla.cli import sla_app
 
+
+class _Commands(TyperGroup):
+    """Notes whether help was asked for anywhere on the line, so the settings check can stay away."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click Context
+        ctx.meta["tongban.help"] = "--help" in args
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(help="tongban 通办 — cross-zone proxy receipt and forwarding (跨省通办 · 代收代办)",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=_Commands)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
@@ -34,15 +44,24 @@ def fail(message: str) -> typer.Exit:
 
 
 def load_settings() -> Settings:
-    """``Settings()``, or one clear line and exit 1 when the configuration is refused (e.g. its secret)."""
+    """``Settings()``, or one clear line and exit 1 when the configuration is refused: a misspelt
+    variable (``TONGBAN_MODE=distribted``, ``TONGBAN_CLOSE_OF_BUSINESS=5pm``) or an unusable secret."""
     from pydantic import ValidationError
+
+    from config.settings import refusal
 
     try:
         return Settings()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        cause = (err.get("ctx") or {}).get("error")
-        raise fail(str(cause) if cause is not None else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise fail(refusal(exc)) from None
+
+
+@app.callback()
+def _check_settings(ctx: typer.Context) -> None:
+    """Every command refuses a misspelt configuration before it does anything (help touches nothing)."""
+    if ctx.resilient_parsing or ctx.meta.get("tongban.help"):
+        return
+    load_settings()
 
 
 def _runtime():  # type: ignore[no-untyped-def]
