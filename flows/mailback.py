@@ -11,8 +11,8 @@ reconciler — does only what is still missing:
   the carrier has confirmed delivery, the flow sends ``deliver`` as SYSTEM and the case is closed (办结);
 - **awaiting_pickup** (待领取): the receiving side is notified (``result_ready_for_pickup``).
 
-Notices go into the notification ledger (notifications/ledger.py) in the same transaction as the
-rows they announce, one per recipient the routes name for the receiving zone's clerks, with a dedupe
+Notices go into the notification ledger (notifications/messaging.py) in the same transaction as the
+rows they announce, one per recipient the routes name for the receiving zone (``results:``), with a dedupe
 key per case, topic, version and recipient: exactly once however often the flow runs. The ledger's
 sender (the SLA sweep, every minute) delivers them through apprise with retries. A state the case
 has already left by the time the flow runs is not announced any more (the newer one is).
@@ -37,13 +37,10 @@ from sqlalchemy.orm import Session
 from flows.checkpoints import checkpoint
 from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
 from flows.runtime import current
-from notifications import ledger
-from notifications.links import case_link
-from notifications.routes import RoutesError, load_routes
+from notifications import messaging
 from states import identifiers
 from states.enums import CaseEvent, CaseState
 from states.runtime import Runtime
-from states.sla.sweep import Recipients
 from states.transition import service as transitions
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
@@ -51,8 +48,7 @@ from storage.case.models import Case, Shipment, StoredFile
 from storage.db import transaction
 from storage.outbox import service as outbox
 
-__all__ = ["ConfirmationError", "MailbackPlan", "mailback", "mailback_plain", "record_carrier_confirmation",
-           "render_notice"]
+__all__ = ["ConfirmationError", "MailbackPlan", "mailback", "mailback_plain", "record_carrier_confirmation"]
 
 log = logging.getLogger("tongban.mailback")
 
@@ -164,62 +160,10 @@ def record(runtime: Runtime, p: MailbackPlan) -> bool:
                          version=case.version, payload={
                              "zone": p.receiving_zone,
                              "files": [{"id": r.id, "source_id": r.source_id, "sha256": r.sha256} for r in added]})
-        _notify(runtime, s, case, TOPICS[case.state], now)
-    return True
-
-
-#: Who at the applicant's side hears of the result: the window that hands it over.
-NOTICE_ROLES = ("clerk",)
-
-
-def _notify(runtime: Runtime, db_session: Session, case: Case, topic: str, now: datetime) -> int:
-    """Queue the notice for each recipient of the receiving zone; returns how many were new."""
-    try:
-        routes = load_routes(runtime.settings.notification_routes)
-    except RoutesError as exc:
-        # The result still goes back; the broken file is reported here and by every SLA sweep.
-        log.error("result notice for %s not queued: %s", case.case_no, exc)
-        return 0
-    zone = case.receiving_zone
-    queued = 0
-    for recipient in Recipients(db_session, routes).of(zone.id, zone.code, NOTICE_ROLES):
-        lang = routes.lang_of(recipient)
-        subject, body = render_notice(case, topic, lang=lang, tz=runtime.settings.timezone,
+        messaging.queue_result_notice(db_session=s, case=case, topic=TOPICS[case.state], now=now,
+                                      routes_file=runtime.settings.notification_routes,
                                       base_url=runtime.settings.base_url)
-        queued += ledger.enqueue(db_session=db_session, kind="result", zone_id=zone.id, recipient=recipient,
-                                 dedupe_key=f"{topic}:{case.case_no}:v{case.version}:{recipient}", lang=lang,
-                                 subject=subject, body=body, now=now)
-    return queued
-
-
-_DECISION = {"zh-CN": {"approved": "准予许可", "denied": "不予许可"},
-             "en": {"approved": "approved", "denied": "denied"}}
-
-
-def render_notice(case: Case, topic: str, *, lang: str, tz: str, base_url: str) -> tuple[str, str]:
-    """结果通知: subject and body for the receiving window (masked again by the ledger)."""
-    en = lang == "en"
-    shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
-    decided = next((e for e in ("approved", "denied") if e == case.state), None)
-    decision = _DECISION["en" if en else "zh-CN"].get(decided or "", "")
-    link = case_link(base_url, case.case_no)
-    if en:
-        what = {"result_decided": f"decided: {decision or 'see the case'}; the result document is in your zone's files",
-                "result_mailed": f"result mailed by {getattr(shipment, 'carrier', '?')}, tracking number "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "result ready for pickup at your window"}[topic]
-        subject = f"[tongban] {case.case_no}: {what.split(';')[0]}"
-        body = (f"Case {case.case_no} — {case.item.name} ({case.item.code}), applicant {case.applicant.name}, "
-                f"handled by {case.handling_zone.name}: {what}.\n{link}")
-    else:
-        what = {"result_decided": f"已作出{decision or '办理'}决定，结果文书已送达本窗口",
-                "result_mailed": f"结果已由{getattr(shipment, 'carrier', '?')}寄出，邮件号 "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取"}[topic]
-        subject = f"【办理结果】{case.case_no} {what.split('，')[0]}"
-        body = (f"案件 {case.case_no}：{case.item.name}（{case.item.code}），申请人 {case.applicant.name}，"
-                f"办理地 {case.handling_zone.name}。{what}。\n{link}")
-    return subject, body
+    return True
 
 
 def confirm_delivery(runtime: Runtime, p: MailbackPlan) -> bool:

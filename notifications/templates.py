@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from states.identifiers import mask_id, mask_text
+from notifications.links import case_link
+from privacy import mask_id, mask_text
+from storage.case.models import Case
 
 LEVEL_LABELS = {
     "zh-CN": {"warning": "临期预警", "overdue": "已超期", "escalation": "超期督办"},
@@ -110,3 +112,35 @@ def render_digest(lang: str, *, zone_name: str, day: str, lines: list[tuple[str,
         subject = f"【通办】{zone_name} 时限日报 {day}"
         body = [f"{zone_name} {day}："] + [f"· {zh}：{value}" for zh, _, value in lines] + [f"查看：{link}"]
     return mask_text(subject), mask_text("\n".join(body))
+
+
+# --- 结果通知: the result notice to the receiving window -----------------------------------------------
+
+_DECISION = {"zh-CN": {"approved": "准予许可", "denied": "不予许可"},
+             "en": {"approved": "approved", "denied": "denied"}}
+
+
+def render_result_notice(case: Case, topic: str, *, lang: str, base_url: str) -> tuple[str, str]:
+    """结果通知: subject and body for the receiving window (masked again by the ledger)."""
+    en = lang == "en"
+    shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
+    decided = next((e for e in ("approved", "denied") if e == case.state), None)
+    decision = _DECISION["en" if en else "zh-CN"].get(decided or "", "")
+    link = case_link(base_url, case.case_no)
+    if en:
+        what = {"result_decided": f"decided: {decision or 'see the case'}; the result document is in your zone's files",
+                "result_mailed": f"result mailed by {getattr(shipment, 'carrier', '?')}, tracking number "
+                                 f"{getattr(shipment, 'tracking_no', '?')}",
+                "result_ready_for_pickup": "result ready for pickup at your window"}[topic]
+        subject = f"[tongban] {case.case_no}: {what.split(';')[0]}"
+        body = (f"Case {case.case_no} — {case.item.name} ({case.item.code}), applicant {case.applicant.name}, "
+                f"handled by {case.handling_zone.name}: {what}.\n{link}")
+    else:
+        what = {"result_decided": f"已作出{decision or '办理'}决定，结果文书已送达本窗口",
+                "result_mailed": f"结果已由{getattr(shipment, 'carrier', '?')}寄出，邮件号 "
+                                 f"{getattr(shipment, 'tracking_no', '?')}",
+                "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取"}[topic]
+        subject = f"【办理结果】{case.case_no} {what.split('，')[0]}"
+        body = (f"案件 {case.case_no}：{case.item.name}（{case.item.code}），申请人 {case.applicant.name}，"
+                f"办理地 {case.handling_zone.name}。{what}。\n{link}")
+    return subject, body

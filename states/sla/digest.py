@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notifications import ledger
+from notifications.links import overdue_list_link
+from notifications.recipients import Recipients
 from notifications.routes import Routes, load_routes
 from notifications.templates import render_digest
 from states.runtime import Runtime
-from states.sla.sweep import Recipients
 from states.transition.rules import party_clause
 from storage.case.models import Case
 from storage.db import transaction
@@ -32,7 +33,7 @@ class ZoneDigest:
 
     def text(self, lang: str = "zh-CN", base_url: str = "") -> str:
         return render_digest(lang, zone_name=self.zone_name, day=self.day, lines=self.lines,
-                             link=f"{base_url.rstrip('/')}/ui/cases?overdue=true")[1]
+                             link=overdue_list_link(base_url))[1]
 
 
 def build_digest(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> ZoneDigest:
@@ -85,7 +86,7 @@ def queue_digests(*, db_session: Session, routes: Routes, now: datetime, tz: str
         for recipient in people.of(zone.id, zone.code, routes.digest):
             lang = routes.lang_of(recipient)
             subject, body = render_digest(lang, zone_name=d.zone_name, day=d.day, lines=d.lines,
-                                          link=f"{base_url.rstrip('/')}/ui/cases?overdue=true")
+                                          link=overdue_list_link(base_url))
             if ledger.enqueue(db_session=db_session, dedupe_key=f"digest:{zone.code}:{d.day}:{recipient}",
                               kind="digest", zone_id=zone.id, recipient=recipient, lang=lang, subject=subject,
                               body=body, now=now):
