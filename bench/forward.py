@@ -19,7 +19,7 @@ from bench.intake import CASE_BYTES
 from bench.runner import BENCH_NOW, BenchDB, Profile, Result, console
 from bench.scans import case_files, receive_form, uploads
 from flows import runtime as flow_runtime
-from states.intake.flows import receive_case
+from states.intake.receipt import receive_case
 from states.transition.service import apply_event
 from storage.db import transaction
 

@@ -27,28 +27,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from prefect import flow
 
 from flows.checkpoints import checkpoint
-from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
-from flows.runtime import current
+from flows.retry import step
 from notifications import messaging
-from states import identifiers
 from states.enums import CaseEvent, CaseState
 from states.runtime import Runtime
+from states.shipments import service as shipments
+from states.shipments.service import Confirmation
 from states.transition import service as transitions
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
-from storage.case.models import Case, Shipment, StoredFile
+from storage.case.models import Case, StoredFile
 from storage.db import transaction
-from storage.outbox import service as outbox
 
-__all__ = ["ConfirmationError", "MailbackPlan", "mailback", "mailback_plain", "record_carrier_confirmation"]
+__all__ = ["MailbackPlan", "mailback", "mailback_plain"]
 
 log = logging.getLogger("tongban.mailback")
 
@@ -61,10 +57,6 @@ TOPICS = {
 }
 
 
-class ConfirmationError(ValueError):
-    """The courier desk's confirmation cannot be matched to exactly one shipment in the post."""
-
-
 @dataclass(frozen=True)
 class ResultDoc:
     id: int
@@ -74,14 +66,6 @@ class ResultDoc:
     size: int
     page_count: int
     object_key: str
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    shipment_id: int
-    tracking_no: str
-    confirmed_at: str
-    confirmed_by: str
 
 
 @dataclass(frozen=True)
@@ -105,7 +89,7 @@ def plan(runtime: Runtime, case_no: str) -> MailbackPlan | None:
             return None
         return MailbackPlan(case_no=case.case_no, state=case.state, version=case.version,
                             receiving_zone=case.receiving_zone.code, docs_to_copy=_missing_copies(case),
-                            confirmation=_confirmation(case))
+                            confirmation=shipments.pending_confirmation(case))
 
 
 def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
@@ -116,17 +100,6 @@ def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
     return tuple(ResultDoc(id=f.id, filename=f.filename, kind=f.kind, sha256=f.sha256, size=f.size,
                            page_count=f.page_count, object_key=f.object_key)
                  for f in case.files if f.purpose == "result" and f.id not in copied)
-
-
-def _confirmation(case: Case) -> Confirmation | None:
-    if case.state != "mailed":
-        return None
-    for sh in case.shipments:
-        if sh.direction == "result" and sh.delivered_at is None and sh.extra.get("carrier_confirmed_at"):
-            return Confirmation(shipment_id=sh.id, tracking_no=sh.tracking_no,
-                                confirmed_at=str(sh.extra["carrier_confirmed_at"]),
-                                confirmed_by=str(sh.extra.get("confirmed_by", "")))
-    return None
 
 
 def copy_results(runtime: Runtime, p: MailbackPlan) -> None:
@@ -193,63 +166,12 @@ def mailback_plain(runtime: Runtime, case_no: str) -> str | None:
     return "closed" if confirm_delivery(runtime, p) else p.state
 
 
-# --- recording the courier desk's confirmation ---------------------------------------------------
+# --- the Prefect flow: the same steps as tasks, under the one retry policy (flows.retry.step) ------
 
-def record_carrier_confirmation(*, db_session: Session, tracking_no: str, confirmed_at: datetime,
-                                confirmed_by: str, now: datetime, case_no: str | None = None) -> str:
-    """妥投确认: mark the shipment confirmed and queue the ``mailback`` job that closes the case.
-
-    Idempotent: confirming the same shipment again changes nothing and queues nothing new.
-    Returns the case number.
-    """
-    try:
-        tracking = identifiers.validate_s10(tracking_no, field="tracking_no")
-    except identifiers.IdentifierError as exc:
-        raise ConfirmationError(exc.message) from exc
-    stmt = (select(Shipment, Case).join(Case, Shipment.case_id == Case.id)
-            .where(Shipment.tracking_no == tracking, Shipment.direction == "result",
-                   Shipment.delivered_at.is_(None), Case.state == CaseState.mailed))
-    if case_no:
-        stmt = stmt.where(Case.case_no == case_no)
-    found = list(db_session.execute(stmt).unique().all())
-    if not found:
-        where = f" for case {case_no}" if case_no else ""
-        raise ConfirmationError(f"no result shipment {tracking} in the post{where} (already delivered, "
-                                "or the tracking number was never entered)")
-    if len({c.case_no for _, c in found}) > 1:
-        raise ConfirmationError(f"tracking number {tracking} is on several cases in the post "
-                                f"({', '.join(sorted(c.case_no for _, c in found))}); name the case")
-    shipment, case = found[0]
-    if not shipment.extra.get("carrier_confirmed_at"):
-        shipment.extra = {**shipment.extra, "carrier_confirmed_at": confirmed_at.isoformat(),
-                          "confirmed_by": confirmed_by}
-    outbox.enqueue(db_session=db_session, kind="mailback", case_id=case.id, available_at=now,
-                   dedupe_key=f"mailback:{case.case_no}:delivered:{shipment.id}",
-                   payload={"case_no": case.case_no, "event": "carrier_confirmed", "version": case.version})
-    db_session.flush()
-    return case.case_no
-
-
-# --- the Prefect flow ------------------------------------------------------------------------------
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def plan_task(case_no: str) -> MailbackPlan | None:
-    return plan(current(), case_no)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def copy_results_task(p: MailbackPlan) -> None:
-    copy_results(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def record_task(p: MailbackPlan) -> bool:
-    return record(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def confirm_delivery_task(p: MailbackPlan) -> bool:
-    return confirm_delivery(current(), p)
+plan_task = step(plan)
+copy_results_task = step(copy_results)
+record_task = step(record)
+confirm_delivery_task = step(confirm_delivery)
 
 
 @flow(name="mailback", log_prints=True)

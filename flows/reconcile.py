@@ -196,7 +196,7 @@ def remove_orphans(runtime: Runtime, *, orphan_age: timedelta, window_days: int 
 
 # --- 4. temporary files left by a crash -------------------------------------------------------------
 
-#: What the app stages under ``<home>/spool`` (see ``states.intake.flows`` and ``flows.forward``).
+#: What the app stages under ``<home>/spool`` (see ``states.intake.receipt`` and ``flows.forward``).
 SPOOL_PREFIXES = ("tongban-upload-", "tongban-forward-")
 
 

@@ -250,7 +250,7 @@ def shipment_delivered(
     """妥投确认: the carrier confirmed delivery; the mail-back flow then closes the case (办结)."""
     from datetime import datetime
 
-    from flows.mailback import ConfirmationError, record_carrier_confirmation
+    from states.shipments.service import ConfirmationError, record_carrier_confirmation
     from storage.db import transaction
 
     rt = _runtime()

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from states.sla.overdue import not_overdue_clause, overdue_clause
 from states.transition.rules import Actor, party_clause, visible_clause
 from storage.case import idhash
 from storage.case.models import Applicant, Case
@@ -49,9 +50,9 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
     if flt.open_only:
         stmt = stmt.where(Case.closed.is_(False))
     if flt.overdue is True:
-        stmt = stmt.where(Case.closed.is_(False), Case.step_due_at < now)
+        stmt = stmt.where(overdue_clause(now))
     elif flt.overdue is False:
-        stmt = stmt.where(or_(Case.step_due_at.is_(None), Case.step_due_at >= now))
+        stmt = stmt.where(not_overdue_clause(now))
     if flt.item_code:
         stmt = stmt.join(Item, Case.item_id == Item.id).where(Item.code == flt.item_code)
     if flt.assignee_id is not None:

@@ -16,6 +16,7 @@ from notifications.recipients import Recipients
 from notifications.routes import Routes, load_routes
 from notifications.templates import render_digest
 from states.runtime import Runtime
+from states.sla.overdue import overdue_clause
 from states.transition.rules import party_clause
 from storage.case.models import Case
 from storage.db import transaction
@@ -44,7 +45,7 @@ def build_digest(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> 
     open_cases = select(func.count()).select_from(Case).where(Case.closed.is_(False))
     receiving = count(open_cases.where(party_clause(zone.id, "receiving")))
     handling = count(open_cases.where(party_clause(zone.id, "handling")))  # only what was forwarded to it
-    steps_overdue = count(open_cases.where(party_clause(zone.id), Case.step_due_at < now))
+    steps_overdue = count(open_cases.where(party_clause(zone.id), overdue_clause(now)))
     overall_overdue = count(
         select(func.count()).select_from(CaseDeadline).join(Case, CaseDeadline.case_id == Case.id)
         .where(CaseDeadline.step == OVERALL, CaseDeadline.active.is_(True), CaseDeadline.due_at < now,

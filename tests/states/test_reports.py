@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from config import Settings
 from documents import pdf_text
-from states.intake.flows import attach_files, receive_case
+from states.intake.receipt import attach_files, receive_case
 from states.intake.schemas import ApplicantIn, ChecklistTick, ReceiveForm
 from states.intake.uploads import Upload
 from states.reports import charts, exports

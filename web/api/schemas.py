@@ -17,6 +17,7 @@ from states.calendar import PROVISIONAL_NOTE, UnknownYearError
 from states.identifiers import mask_id, mask_payload, mask_phone, mask_text
 from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
+from states.sla.overdue import is_overdue
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
 from storage.sla.models import deadlines_of, pauses_of
@@ -149,7 +150,7 @@ def summary(case: Case, now: datetime) -> dict[str, Any]:
         applicant_id=mask_id(case.applicant.id_number), received_at=case.received_at, due_at=case.due_at,
         step=case.step, step_due_at=case.step_due_at, due_provisional=bool(case.due_provisional),
         step_due_provisional=bool(case.step_due_provisional),
-        overdue=bool(not case.closed and case.step_due_at is not None and case.step_due_at < now),
+        overdue=is_overdue(case, now),
     )
 
 
