@@ -237,3 +237,12 @@ def test_every_command_refuses_a_misspelt_setting_before_it_does_anything(home: 
         assert done.stderr.strip() == "error: TONGBAN_MODE='distribted': must be one of embedded, distributed"
     assert not home.exists()
     assert tongban_process(home, "db", "upgrade", "--help", TONGBAN_MODE="distribted").returncode == 0
+
+
+def test_verify_all_on_a_database_without_cases_says_so_and_succeeds(home: Path) -> None:
+    assert run(home, "db", "upgrade").exit_code == 0
+    done = tongban_process(home, "verify", "--all")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 cases verified: 0 OK, 0 TAMPERED — 0 audit events, 0 files checked"
+    assert "name one case" in one_error_line(run(home, "verify"))
+    assert "name one case" in one_error_line(run(home, "verify", "--all", "BJETOWN-20261124-00001"))
