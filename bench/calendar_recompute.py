@@ -1,5 +1,5 @@
 """Publishing a year: recompute N open cases' provisional dates, against the bare UPDATE of their
-deadline columns (DESIGN §3, issue 12).
+deadline columns (docs/architecture.md#deadlines, issue 12).
 
 N open cases received in late December 2026 have 2027 deadlines counted by the statutory rules
 (provisional), with their watched deadlines. The baseline is what a hand-written recompute would at

@@ -28,7 +28,7 @@ NAME = "forward"
 
 @contextmanager
 def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server for every flow run of the benchmark (DESIGN §7: start it once)."""
+    """One temporary Prefect server for every flow run of the benchmark (docs/architecture.md#flows: start it once)."""
     from prefect.testing.utilities import prefect_test_harness
 
     start = time.perf_counter()

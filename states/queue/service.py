@@ -1,4 +1,4 @@
-"""Work queues and case lists, scoped to the caller's zone (DESIGN §5.5).
+"""Work queues and case lists, scoped to the caller's zone (docs/architecture.md#party).
 
 Queues are ordered by the step deadline and read through the ``(zone, state, step_due_at)``
 indexes, so the first page costs the same with a thousand or a million cases.
@@ -95,8 +95,9 @@ class Lane:
 
 
 _DECIDED = ("approved", "denied")
-#: Who acts in which state (DESIGN §2 with states/transition/rules.py): the window pre-checks and hands
-#: results over at the counter; the side that mails the result (per item) mails it and confirms delivery.
+#: Who acts in which state (docs/architecture.md#lifecycle, states/transition/rules.py): the window
+#: pre-checks and hands results over at the counter; the side that mails the result (per item) mails it
+#: and confirms delivery.
 CLERK_LANES: tuple[Lane, ...] = (
     Lane("receiving", "received"), Lane("receiving", "awaiting_supplement"),
     *(Lane("receiving", st, delivery="pickup") for st in _DECIDED),

@@ -56,5 +56,5 @@ def test_off_means_not_served_at_all(tb_sqlite_fs: Tongban) -> None:
 
 def test_a_misspelt_setting_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as refused:
-        Settings(home=tmp_path, api_docs="publik", _env_file=None)  # type: ignore[call-arg]
+        Settings(home=tmp_path, api_docs="publik", _env_file=None)  # type: ignore[call-arg, arg-type]
     assert refusal(refused.value) == "TONGBAN_API_DOCS='publik': must be one of public, login, off"

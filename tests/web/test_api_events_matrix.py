@@ -1,6 +1,6 @@
 """Every event from every state, sent by every role of every zone, through the HTTP API.
 
-The expectations are DESIGN §2 written down again here (not imported from the code under test):
+The expectations are docs/architecture.md#lifecycle written down again here (not imported from the code under test):
 which events each state allows, where each leads, and who may send it. For each resting state and
 each user of both zones (clerk, reviewer, supervisor, admin of BJ-ETOWN, the receiving side, and of
 TJ-TEDA, the handling side), every event is sent:
@@ -9,7 +9,7 @@ TJ-TEDA, the handling side), every event is sent:
 - the user may, but the state does not allow it → 409 naming the state and the events this user
   may send now;
 - a user of the handling zone (TJ-TEDA) on a case not yet forwarded to it → 404 for the case and
-  every event, as for a case that does not exist (DESIGN §5.5: it is not party yet);
+  every event, as for a case that does not exist (docs/architecture.md#party: it is not party yet);
 - both → it succeeds and the case is in the next state (each allowed event once per state, by one
   of the users allowed to send it; the case it leaves behind is reused for the next state's probes).
 
@@ -30,7 +30,7 @@ from typing import Any
 from tests.app_harness import Tongban
 from tests.web.drive import USERS, case, cases_in, payload_for
 
-#: DESIGN §2: state → event → next state (``return`` passes through ``returned`` automatically).
+#: docs/architecture.md#lifecycle: state → event → next state (``return`` passes through ``returned`` automatically).
 NEXT: dict[str, dict[str, str]] = {
     "received": {"request_supplement": "awaiting_supplement", "reject": "rejected",
                  "precheck_pass": "prechecked", "withdraw": "withdrawn"},
@@ -62,7 +62,8 @@ def senders(event: str, state: str) -> frozenset[str]:
         return frozenset({"tj_reviewer"})
     if event == "mail_result":
         return frozenset({"tj_clerk", "tj_reviewer"})
-    if event == "deliver":  # DESIGN §2: a clerk (or the courier's confirmation, i.e. the system) confirms it
+    # docs/architecture.md#lifecycle: a clerk (or the courier's confirmation, i.e. the system) confirms it
+    if event == "deliver":
         return frozenset({"bj_clerk"}) if state == "awaiting_pickup" else frozenset({"tj_clerk"})
     return frozenset()  # receive (new cases only), forward and reopen_for_supplement (the system's)
 

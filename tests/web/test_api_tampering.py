@@ -1,4 +1,4 @@
-"""Tamper-evident trail (DESIGN §5.3): change a stored file or an audit row behind the system's
+"""Tamper-evident trail (docs/architecture.md#audit): change a stored file or an audit row behind the system's
 back, and ``GET /verify`` and ``tongban verify CASE_NO`` say so, naming the file or the event.
 
 "Behind the back" means without any tongban code: the file is rewritten on disk (filesystem
@@ -122,7 +122,7 @@ def test_an_audit_row_deleted_by_sql_breaks_the_chain(tb: Tongban) -> None:
 
 
 def test_a_changed_scan_is_not_forwarded(tb: Tongban) -> None:
-    """The forward step re-checks every hash before it sends anything (DESIGN §5.1)."""
+    """The forward step re-checks every hash before it sends anything (docs/architecture.md#integrity)."""
     case_no = cases_in(tb, {"prechecked": 1})["prechecked"][0]
     f = case(tb, case_no)["files"][0]
     overwrite_object(tb, object_key(tb, f["id"]), make_pdf("swapped after the pre-check"))

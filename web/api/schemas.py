@@ -1,4 +1,4 @@
-"""What the API shows of a case: PII masked on every field (DESIGN §5.6, issue 10.7).
+"""What the API shows of a case: PII masked on every field (docs/architecture.md#privacy, issue 10.7).
 
 The applicant's ID number and phone are masked (``mask_id`` / ``mask_phone``); every text a person
 typed — the applicant's name, reasons, remarks, notes, file names, audit payloads — goes through the
