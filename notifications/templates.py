@@ -120,27 +120,34 @@ _DECISION = {"zh-CN": {"approved": "准予许可", "denied": "不予许可"},
              "en": {"approved": "approved", "denied": "denied"}}
 
 
+#: 结果通知 in each language: what happened per topic, then the subject and body around it.
+_RESULT_NOTICE = {
+    "en": {"result_decided": "decided: {decision}; the result document is in your zone's files",
+           "result_mailed": "result mailed by {carrier}, tracking number {tracking}",
+           "result_ready_for_pickup": "result ready for pickup at your window",
+           "undecided": "see the case", "headline_end": ";",
+           "subject": "[tongban] {case_no}: {headline}",
+           "body": "Case {case_no} — {item} ({item_code}), applicant {applicant}, handled by {handler}: {what}."
+                   "\n{link}"},
+    "zh-CN": {"result_decided": "已作出{decision}决定，结果文书已送达本窗口",
+              "result_mailed": "结果已由{carrier}寄出，邮件号 {tracking}",
+              "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取",
+              "undecided": "办理", "headline_end": "，",
+              "subject": "【办理结果】{case_no} {headline}",
+              "body": "案件 {case_no}：{item}（{item_code}），申请人 {applicant}，办理地 {handler}。{what}。\n{link}"},
+}
+
+
 def render_result_notice(case: Case, topic: str, *, lang: str, base_url: str) -> tuple[str, str]:
     """结果通知: subject and body for the receiving window (masked again by the ledger)."""
-    en = lang == "en"
+    text = _RESULT_NOTICE["en" if lang == "en" else "zh-CN"]
     shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
     decided = next((e for e in ("approved", "denied") if e == case.state), None)
-    decision = _DECISION["en" if en else "zh-CN"].get(decided or "", "")
-    link = case_link(base_url, case.case_no)
-    if en:
-        what = {"result_decided": f"decided: {decision or 'see the case'}; the result document is in your zone's files",
-                "result_mailed": f"result mailed by {getattr(shipment, 'carrier', '?')}, tracking number "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "result ready for pickup at your window"}[topic]
-        subject = f"[tongban] {case.case_no}: {what.split(';')[0]}"
-        body = (f"Case {case.case_no} — {case.item.name} ({case.item.code}), applicant {case.applicant.name}, "
-                f"handled by {case.handling_zone.name}: {what}.\n{link}")
-    else:
-        what = {"result_decided": f"已作出{decision or '办理'}决定，结果文书已送达本窗口",
-                "result_mailed": f"结果已由{getattr(shipment, 'carrier', '?')}寄出，邮件号 "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取"}[topic]
-        subject = f"【办理结果】{case.case_no} {what.split('，')[0]}"
-        body = (f"案件 {case.case_no}：{case.item.name}（{case.item.code}），申请人 {case.applicant.name}，"
-                f"办理地 {case.handling_zone.name}。{what}。\n{link}")
+    decision = _DECISION["en" if lang == "en" else "zh-CN"].get(decided or "", "") or text["undecided"]
+    what = text[topic].format(decision=decision, carrier=getattr(shipment, "carrier", "?"),
+                              tracking=getattr(shipment, "tracking_no", "?"))
+    subject = text["subject"].format(case_no=case.case_no, headline=what.split(text["headline_end"])[0])
+    body = text["body"].format(case_no=case.case_no, item=case.item.name, item_code=case.item.code,
+                               applicant=case.applicant.name, handler=case.handling_zone.name, what=what,
+                               link=case_link(base_url, case.case_no))
     return subject, body
