@@ -28,23 +28,15 @@ from collections import Counter
 from typing import Any
 
 from tests.app_harness import Tongban
+from tests.states.test_lifecycle import EXPECTED_MACHINE
 from tests.web.drive import USERS, case, cases_in, payload_for
 
-#: docs/architecture.md#lifecycle: state → event → next state (``return`` passes through ``returned`` automatically).
+#: docs/architecture.md#lifecycle: state → event → next state as the product design has it (the table of
+#: tests/states/test_lifecycle.py, not the code under test); over the API ``return`` passes through
+#: ``returned`` automatically, so it lands in ``awaiting_supplement``.
 NEXT: dict[str, dict[str, str]] = {
-    "received": {"request_supplement": "awaiting_supplement", "reject": "rejected",
-                 "precheck_pass": "prechecked", "withdraw": "withdrawn"},
-    "awaiting_supplement": {"supplement": "received", "withdraw": "withdrawn"},
-    "prechecked": {"forward": "forwarded", "withdraw": "withdrawn"},
-    "forwarded": {"return": "awaiting_supplement", "accept": "accepted", "withdraw": "withdrawn"},
-    "accepted": {"claim": "under_review", "withdraw": "withdrawn"},
-    "under_review": {"approve": "approved", "deny": "denied", "withdraw": "withdrawn"},
-    "approved": {"mail_result": "mailed", "ready_for_pickup": "awaiting_pickup"},
-    "denied": {"mail_result": "mailed", "ready_for_pickup": "awaiting_pickup"},
-    "mailed": {"deliver": "closed"},
-    "awaiting_pickup": {"deliver": "closed"},
-    "rejected": {}, "closed": {}, "withdrawn": {},
-}
+    state: {event: ("awaiting_supplement" if to == "returned" else to) for event, to in events.items()}
+    for state, events in EXPECTED_MACHINE.items() if state != "returned"}
 #: In the order the matrix walks them: a case an event leaves behind is probed again in its new state.
 ORDER = tuple(NEXT)
 
