@@ -18,6 +18,7 @@ from prefect import flow
 from documents import build_packet, normalize_upload
 from documents import papers as documents
 from flows.checkpoints import checkpoint
+from flows.files import FileRef
 from flows.retry import TRANSIENT, step
 from states.enums import CaseEvent, CaseState
 from states.identifiers import mask_text
@@ -35,15 +36,10 @@ FORWARD_SPOOL_PREFIX = "tongban-forward-"
 
 
 @dataclass(frozen=True)
-class SourceFile:
-    id: int
-    material_name: str
-    filename: str
-    kind: str
-    sha256: str
-    size: int
-    page_count: int
-    object_key: str
+class SourceFile(FileRef):
+    """A scan to forward, with the checklist line it belongs to (the packet's bookmark)."""
+
+    material_name: str = "其他材料"
 
 
 @dataclass(frozen=True)
@@ -78,8 +74,7 @@ def plan(runtime: Runtime, case_no: str) -> ForwardPlan | None:
             return None
         names = {m.id: m.name for m in case.materials}
         files = tuple(
-            SourceFile(id=f.id, material_name=names.get(f.material_id or -1, "其他材料"), filename=f.filename,
-                       kind=f.kind, sha256=f.sha256, size=f.size, page_count=f.page_count, object_key=f.object_key)
+            SourceFile.of(f, material_name=names.get(f.material_id or -1, "其他材料"))
             for f in case.files if f.purpose in ("material", "supplement")
         )
         cover = documents.cover_pdf(case, tz=runtime.settings.timezone, now=runtime.now())

@@ -32,6 +32,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.checkpoints import checkpoint
+from flows.files import FileRef
 from flows.retry import step
 from notifications import messaging
 from states.enums import CaseEvent, CaseState
@@ -57,15 +58,8 @@ TOPICS = {
 }
 
 
-@dataclass(frozen=True)
-class ResultDoc:
-    id: int
-    filename: str
-    kind: str
-    sha256: str
-    size: int
-    page_count: int
-    object_key: str
+#: A result document the handling zone uploaded, to copy to the receiving side.
+ResultDoc = FileRef
 
 
 @dataclass(frozen=True)
@@ -97,9 +91,7 @@ def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
     if case.receiving_zone_id == case.handling_zone_id:
         return ()
     copied = {f.source_id for f in case.files if f.purpose == "copy" and f.zone_code == case.receiving_zone.code}
-    return tuple(ResultDoc(id=f.id, filename=f.filename, kind=f.kind, sha256=f.sha256, size=f.size,
-                           page_count=f.page_count, object_key=f.object_key)
-                 for f in case.files if f.purpose == "result" and f.id not in copied)
+    return tuple(ResultDoc.of(f) for f in case.files if f.purpose == "result" and f.id not in copied)
 
 
 def copy_results(runtime: Runtime, p: MailbackPlan) -> None:
