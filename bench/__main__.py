@@ -1,7 +1,7 @@
 """``python -m bench [--quick | --tiny] [--json results.json]``: every figure, on SQLite and PostgreSQL.
 
 Each figure runs next to its baseline in the same process, on the same scratch database and object
-store, so the ratios hold on any machine; the absolute targets are those of DESIGN §6 for the
+store, so the ratios hold on any machine; the absolute targets are those of docs/performance.md for the
 2-core machines here. PostgreSQL is looked for where the test suite looks (``--pg-url`` to say
 where); when there is none, the run says so and measures SQLite only.
 """

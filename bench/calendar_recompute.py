@@ -1,5 +1,5 @@
 """Publishing a year: recompute N open cases' provisional dates, against the bare UPDATE of their
-deadline columns (DESIGN §3, issue 12).
+deadline columns (docs/architecture.md#deadlines, issue 12).
 
 N open cases received in late December 2026 have 2027 deadlines counted by the statutory rules
 (provisional), with their watched deadlines. The baseline is what a hand-written recompute would at
@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from bench.data import _fix_sequence, _sqlite_ts, analyze, bulk_insert, next_case_id, prepare_world
 from bench.runner import BenchDB, Profile, Result, console
+from bench.sample_calendar import HOLIDAYS_2027
 from states.calendar.recompute import publish
 from states.calendar.schedule import parse_schedule
 from states.sla.clock import STEP_OF_STATE, WATCHED_STEPS
@@ -29,15 +30,8 @@ from storage.sla.models import LEVELS
 
 NAME = "calendar_recompute"
 
-#: Test data in the notice's shape (NOT the real 2027 schedule): 元旦 takes Mon 01-04 too, so most
-#: provisional deadlines move one working day later.
-HOLIDAYS = """2027-01-01 2027-01-04 元旦
-2027-02-05 2027-02-12 春节
-2027-04-03 2027-04-05 清明节
-2027-05-01 2027-05-05 劳动节
-2027-06-09 端午节
-2027-09-15 中秋节
-2027-10-01 2027-10-07 国庆节"""
+#: Test data (bench/sample_calendar.py).
+HOLIDAYS = HOLIDAYS_2027
 OPEN = ("received", "prechecked", "forwarded", "accepted", "under_review")
 CASE_COLUMNS = ("id", "case_no", "item_id", "receiving_zone_id", "handling_zone_id", "applicant_id", "state",
                 "version", "closed", "received_at", "received_by_id", "assignee_id", "delivery_method",

@@ -19,7 +19,7 @@ from bench.intake import CASE_BYTES
 from bench.runner import BENCH_NOW, BenchDB, Profile, Result, console
 from bench.scans import case_files, receive_form, uploads
 from flows import runtime as flow_runtime
-from states.intake.flows import receive_case
+from states.intake.receipt import receive_case
 from states.transition.service import apply_event
 from storage.db import transaction
 
@@ -28,7 +28,7 @@ NAME = "forward"
 
 @contextmanager
 def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server for every flow run of the benchmark (DESIGN §7: start it once)."""
+    """One temporary Prefect server for every flow run of the benchmark (docs/architecture.md#flows: start it once)."""
     from prefect.testing.utilities import prefect_test_harness
 
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Intake (收件) of a case with 5 scanned PDFs (≈ 10 MB) against hashing and writing the same bytes.
 
-The figure is ``states.intake.flows.receive_case`` as the API calls it: spool and hash each upload,
+The figure is ``states.intake.receipt.receive_case`` as the API calls it: spool and hash each upload,
 open every page the way the handling zone will, store it (the store fsyncs and reads back to verify),
 then record case, checklist, files and audit in one transaction. The baseline is the physical floor
 of "files stored and verified": SHA-256 of each file and ``put_stream`` of the same bytes into the
@@ -17,7 +17,7 @@ import uuid
 
 from bench.runner import BENCH_NOW, BenchDB, Profile, Result
 from bench.scans import case_files, receive_form, uploads
-from states.intake.flows import receive_case
+from states.intake.receipt import receive_case
 
 NAME = "intake"
 CASE_BYTES = 10 * 1024 * 1024

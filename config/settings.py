@@ -6,10 +6,33 @@ objects made from it) down.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _local_time(value: str) -> str:
+    """A local wall-clock time written ``HH:MM`` (24 hours), e.g. ``17:30``; ``5pm`` is refused here,
+    at start, rather than when the first deadline or digest is computed."""
+    if not _HHMM.fullmatch(value.strip()):
+        raise ValueError("must be a local time HH:MM (24-hour), e.g. 17:30")
+    return value.strip()
+
+
+def _lowercase(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+#: ``HH:MM`` local time, checked when the settings load.
+LocalTime = Annotated[str, AfterValidator(_local_time)]
+Mode = Literal["embedded", "distributed"]
+Language = Literal["zh-CN", "en"]
+ApiDocs = Annotated[Literal["", "public", "login", "off"], BeforeValidator(_lowercase)]
 
 
 class Settings(BaseSettings):
@@ -23,7 +46,7 @@ class Settings(BaseSettings):
     #: usual AWS environment variables); empty means the filesystem store under ``home``.
     storage_url: str = ""
     #: ``embedded`` runs flows in-process; ``distributed`` hands them to Prefect deployments.
-    mode: str = "embedded"
+    mode: Mode = "embedded"
     timezone: str = "Asia/Shanghai"
     #: Upload limit per file, in bytes.
     max_file_bytes: int = 200 * 1024 * 1024
@@ -47,18 +70,18 @@ class Settings(BaseSettings):
     #: Public base URL used in links inside notifications.
     base_url: str = "http://127.0.0.1:8000"
     #: Close of business (local HH:MM): a time limit ends at this time of its last working day.
-    close_of_business: str = "17:30"
+    close_of_business: LocalTime = "17:30"
     #: SLA alerts: warn this many working days before a deadline, escalate this many after it.
     sla_warning_workdays: int = 1
     sla_escalation_workdays: int = 1
     #: Seconds between SLA sweeps run in-process (embedded mode).
     sla_sweep_interval: float = 60.0
     #: Local time (HH:MM) after which embedded mode sends each zone's daily digest.
-    sla_digest_at: str = "08:30"
+    sla_digest_at: LocalTime = "08:30"
     #: Attempts per notification before it is marked failed (backoff doubles from one minute).
     notify_max_attempts: int = 5
     #: Language of notifications when a route names none: ``zh-CN`` or ``en``.
-    notify_language: str = "zh-CN"
+    notify_language: Language = "zh-CN"
     #: 补正期限 on the one-time notice: working days after the notice for the applicant to supplement.
     supplement_workdays: int = 10
     #: 一事一议: working days the deciding zone has to answer an ad-hoc request before alerts are raised.
@@ -76,7 +99,7 @@ class Settings(BaseSettings):
     kiosk_idle_seconds: int = Field(default=90, ge=5, le=3600)
     #: ``/docs`` and ``/openapi.json``: ``public``, ``login`` (signed-in users only) or ``off``.
     #: Empty: public in embedded mode, behind login in distributed mode.
-    api_docs: str = ""
+    api_docs: ApiDocs = ""
 
     @model_validator(mode="after")
     def _usable_secret(self) -> Settings:
@@ -89,15 +112,11 @@ class Settings(BaseSettings):
                                          "every replica, at least 32 characters); refusing to start without it")
         else:
             self.secret_key = secrets.load_or_create(self.home)
-        self.api_docs_access()  # a misspelt value is refused at start, not at the first visit to /docs
         return self
 
     def api_docs_access(self) -> str:
-        """``public``, ``login`` or ``off`` (see ``api_docs``)."""
-        value = self.api_docs.strip().lower() or ("public" if self.mode == "embedded" else "login")
-        if value not in ("public", "login", "off"):
-            raise ValueError(f"TONGBAN_API_DOCS must be public, login or off, not {self.api_docs!r}")
-        return value
+        """``public``, ``login`` or ``off`` (see ``api_docs``; a misspelt value was refused at load)."""
+        return self.api_docs or ("public" if self.mode == "embedded" else "login")
     #: Proxies whose ``X-Forwarded-Proto``/``X-Forwarded-For`` are believed (comma-separated IPs, ``*`` for
     #: any): behind TLS-terminating nginx on the same host, ``127.0.0.1``. Empty: only the request's own
     #: scheme counts. Decides HSTS (sent only over HTTPS) and is passed to uvicorn's proxy headers.
@@ -119,3 +138,22 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return f"file://{(self.home / 'objects').resolve()}"
+
+
+def refusal(exc: ValidationError) -> str:
+    """One line naming each refused variable and what it allows, e.g.
+    ``TONGBAN_MODE='distribted': must be one of embedded, distributed``."""
+    parts = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if not err["loc"]:  # a check of the whole configuration (the secret): its own message says it all
+            parts.append(str(cause) if cause is not None else err["msg"])
+            continue
+        name = f"TONGBAN_{str(err['loc'][0]).upper()}"
+        if err["type"] == "literal_error":
+            allowed = ", ".join(a.strip("'") for a in re.split(r", | or ", err["ctx"]["expected"]) if a.strip("'"))
+            reason = f"must be one of {allowed}"
+        else:
+            reason = str(cause) if cause is not None else err["msg"]
+        parts.append(f"{name}={err['input']!r}: {reason}")
+    return "; ".join(parts)

@@ -12,19 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from documents import (
-    CaseParticulars,
-    CoverInfo,
-    Defect,
-    ELicenceLine,
-    MaterialLine,
-    NoticeInfo,
-    ReceiptInfo,
-    WindowContact,
-    render_cover_sheet,
-    render_receipt,
-    render_supplement_notice,
-)
+from documents import ELicenceLine, render
 from states.calendar import PROVISIONAL_NOTE
 from states.identifiers import mask_id, mask_text
 from storage.audit.models import AuditEvent
@@ -53,34 +41,35 @@ def _particulars(case: Case, tz: str) -> dict[str, object]:
         case_no=case.case_no, item_code=case.item.code, item_name=case.item.name,
         receiving_zone=z.name, handling_zone=case.handling_zone.name, applicant_name=mask_text(case.applicant.name),
         applicant_id=mask_id(case.applicant.id_number), received_at=local(case.received_at, tz),
-        window=WindowContact(name=f"{z.name} {z.contact_name}", phone=z.contact_phone, address=z.address),
+        window=render.WindowContact(name=f"{z.name} {z.contact_name}", phone=z.contact_phone, address=z.address),
     )
 
 
-def _materials(case: Case, *, with_hash: bool) -> list[MaterialLine]:
+def _materials(case: Case, *, with_hash: bool) -> list[render.MaterialLine]:
     lines = []
     for m in case.materials:
         files = [f for f in case.files if f.material_id == m.id and f.purpose in ("material", "supplement")]
         im = next((x for x in case.item.materials if x.id == m.item_material_id), None)
         if not files:
             if m.provided:
-                lines.append(MaterialLine(name=m.name, form=im.form if im else "", copies=im.copies if im else None))
+                lines.append(render.MaterialLine(name=m.name, form=im.form if im else "",
+                                                 copies=im.copies if im else None))
             continue
         for f in files:
-            lines.append(MaterialLine(name=mask_text(f"{m.name}（{f.filename}）"), pages=f.page_count,
+            lines.append(render.MaterialLine(name=mask_text(f"{m.name}（{f.filename}）"), pages=f.page_count,
                                       sha256=f.sha256 if with_hash else None, form=im.form if im else "",
                                       copies=im.copies if im else None))
     return lines
 
 
-def _receipt_lines(case: Case) -> list[MaterialLine]:
+def _receipt_lines(case: Case) -> list[render.MaterialLine]:
     """收件回执: one line per material of the checklist — its form and copies, whether the paper was
     handed in, how many scans (and pages) were attached."""
     lines = []
     for m in case.materials:
         files = [f for f in case.files if f.material_id == m.id and f.purpose in ("material", "supplement")]
         im = next((x for x in case.item.materials if x.id == m.item_material_id), None)
-        lines.append(MaterialLine(name=m.name + ("" if m.required else "（选交）"), form=im.form if im else "",
+        lines.append(render.MaterialLine(name=m.name + ("" if m.required else "（选交）"), form=im.form if im else "",
                                   copies=im.copies if im else None, paper=m.paper_received, scans=len(files),
                                   pages=sum(f.page_count or 0 for f in files) or None))
     return lines
@@ -100,8 +89,8 @@ def display_name(db_session: Session | None, *, user_id: int | None = None, user
     return db_session.scalar(stmt) or ""
 
 
-def receipt_info(db_session: Session | None, case: Case, *, tz: str) -> ReceiptInfo:
-    return ReceiptInfo(
+def receipt_info(db_session: Session | None, case: Case, *, tz: str) -> render.ReceiptInfo:
+    return render.ReceiptInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
         deadline=local(case.due_at, tz, "%Y-%m-%d") + ("（暂定）" if case.due_provisional else ""),
         time_limit=f"{case.item.promised_days} 个工作日",
@@ -111,11 +100,11 @@ def receipt_info(db_session: Session | None, case: Case, *, tz: str) -> ReceiptI
 
 
 def receipt_pdf(case: Case, *, tz: str) -> bytes:
-    return render_receipt(receipt_info(object_session(case), case, tz=tz))
+    return render.render_receipt(receipt_info(object_session(case), case, tz=tz))
 
 
 def cover_pdf(case: Case, *, tz: str, now: datetime) -> bytes:
-    return render_cover_sheet(CoverInfo(
+    return render.render_cover_sheet(render.CoverInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
         deadline=local(case.due_at, tz, "%Y-%m-%d"), time_limit=f"{case.item.promised_days} 个工作日",
         materials=_materials(case, with_hash=True), forwarded_at=local(now, tz),
@@ -143,10 +132,10 @@ def _e_licences(case: Case, tz: str) -> list[ELicenceLine]:
 def notice_pdf(case: Case, notice: AuditEvent, *, tz: str, supplement_by: str = "") -> bytes:
     """一次性告知书 from the ``request_supplement`` audit event: exactly what was told, once."""
     problems = {"missing": "缺少", "defective": "不符合要求"}
-    defects = [Defect(material=m["name"], reason=mask_text(f"{problems.get(m['problem'], m['problem'])}"
+    defects = [render.Defect(material=m["name"], reason=mask_text(f"{problems.get(m['problem'], m['problem'])}"
                                                              f"{'：' + m['note'] if m.get('note') else ''}"))
                for m in notice.payload.get("materials", [])]
-    return render_supplement_notice(NoticeInfo(
+    return render.render_supplement_notice(render.NoticeInfo(
         **_particulars(case, tz),  # type: ignore[arg-type]
         notice_date=local(notice.at, tz, "%Y-%m-%d"), defects=defects, supplement_by=supplement_by,
         clerk=display_name(object_session(case), username=notice.actor) or notice.actor,
@@ -165,5 +154,5 @@ def supplement_deadline(notice_at: datetime, *, workdays: int, calendar: object,
     return day.isoformat()
 
 
-__all__ = ["CaseParticulars", "cover_pdf", "display_name", "local", "notice_pdf", "receipt_info", "receipt_pdf",
+__all__ = ["cover_pdf", "display_name", "local", "notice_pdf", "receipt_info", "receipt_pdf",
            "supplement_deadline"]

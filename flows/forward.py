@@ -13,13 +13,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 
 from documents import build_packet, normalize_upload
 from documents import papers as documents
 from flows.checkpoints import checkpoint
-from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TRANSIENT, transient_only
-from flows.runtime import current
+from flows.files import FileRef
+from flows.retry import TRANSIENT, step
 from states.enums import CaseEvent, CaseState
 from states.identifiers import mask_text
 from states.runtime import Runtime
@@ -36,15 +36,10 @@ FORWARD_SPOOL_PREFIX = "tongban-forward-"
 
 
 @dataclass(frozen=True)
-class SourceFile:
-    id: int
-    material_name: str
-    filename: str
-    kind: str
-    sha256: str
-    size: int
-    page_count: int
-    object_key: str
+class SourceFile(FileRef):
+    """A scan to forward, with the checklist line it belongs to (the packet's bookmark)."""
+
+    material_name: str = "其他材料"
 
 
 @dataclass(frozen=True)
@@ -79,8 +74,7 @@ def plan(runtime: Runtime, case_no: str) -> ForwardPlan | None:
             return None
         names = {m.id: m.name for m in case.materials}
         files = tuple(
-            SourceFile(id=f.id, material_name=names.get(f.material_id or -1, "其他材料"), filename=f.filename,
-                       kind=f.kind, sha256=f.sha256, size=f.size, page_count=f.page_count, object_key=f.object_key)
+            SourceFile.of(f, material_name=names.get(f.material_id or -1, "其他材料"))
             # 电子证照: the signed original and its verification record travel too (copied and hashed,
             # listed in the manifest) but are not pages of the packet; their rendering is.
             for f in case.files if f.purpose in ("material", "supplement", "licence")
@@ -197,36 +191,14 @@ def forward_plain(runtime: Runtime, case_no: str) -> bool:
     return record_forward(runtime, p, packet)
 
 
-# --- the Prefect flow: the same steps as tasks, retries declared next to them --------------------
+# --- the Prefect flow: the same steps as tasks, under the one retry policy (flows.retry.step) ------
 
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def plan_task(case_no: str) -> ForwardPlan | None:
-    return plan(current(), case_no)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def verify_sources_task(p: ForwardPlan) -> None:
-    verify_sources(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def copy_files_task(p: ForwardPlan) -> None:
-    copy_files(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def build_packet_task(p: ForwardPlan) -> tuple[str, int, int, str, int]:
-    return build_and_store_packet(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def verify_copies_task(p: ForwardPlan) -> None:
-    verify_copies(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def record_forward_task(p: ForwardPlan, packet: tuple[str, int, int, str, int]) -> bool:
-    return record_forward(current(), p, packet)
+plan_task = step(plan)
+verify_sources_task = step(verify_sources)
+copy_files_task = step(copy_files)
+build_packet_task = step(build_and_store_packet, name="build_packet_task")
+verify_copies_task = step(verify_copies)
+record_forward_task = step(record_forward)
 
 
 @flow(name="forward-case", log_prints=True)

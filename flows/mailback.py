@@ -11,8 +11,8 @@ reconciler — does only what is still missing:
   the carrier has confirmed delivery, the flow sends ``deliver`` as SYSTEM and the case is closed (办结);
 - **awaiting_pickup** (待领取): the receiving side is notified (``result_ready_for_pickup``).
 
-Notices go into the notification ledger (notifications/ledger.py) in the same transaction as the
-rows they announce, one per recipient the routes name for the receiving zone's clerks, with a dedupe
+Notices go into the notification ledger (notifications/messaging.py) in the same transaction as the
+rows they announce, one per recipient the routes name for the receiving zone (``results:``), with a dedupe
 key per case, topic, version and recipient: exactly once however often the flow runs. The ledger's
 sender (the SLA sweep, every minute) delivers them through apprise with retries. A state the case
 has already left by the time the flow runs is not announced any more (the newer one is).
@@ -27,32 +27,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from prefect import flow
 
 from flows.checkpoints import checkpoint
-from flows.retry import TASK_RETRIES, TASK_RETRY_DELAYS, transient_only
-from flows.runtime import current
-from notifications import ledger
-from notifications.links import case_link
-from notifications.routes import RoutesError, load_routes
-from states import identifiers
+from flows.files import FileRef
+from flows.retry import step
+from notifications import messaging
 from states.enums import CaseEvent, CaseState
 from states.runtime import Runtime
-from states.sla.sweep import Recipients
+from states.shipments import service as shipments
+from states.shipments.service import Confirmation
 from states.transition import service as transitions
 from states.transition.rules import SYSTEM
 from storage.audit import service as audit
-from storage.case.models import Case, Shipment, StoredFile
+from storage.case.models import Case, StoredFile
 from storage.db import transaction
-from storage.outbox import service as outbox
 
-__all__ = ["ConfirmationError", "MailbackPlan", "mailback", "mailback_plain", "record_carrier_confirmation",
-           "render_notice"]
+__all__ = ["MailbackPlan", "mailback", "mailback_plain"]
 
 log = logging.getLogger("tongban.mailback")
 
@@ -65,27 +58,8 @@ TOPICS = {
 }
 
 
-class ConfirmationError(ValueError):
-    """The courier desk's confirmation cannot be matched to exactly one shipment in the post."""
-
-
-@dataclass(frozen=True)
-class ResultDoc:
-    id: int
-    filename: str
-    kind: str
-    sha256: str
-    size: int
-    page_count: int
-    object_key: str
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    shipment_id: int
-    tracking_no: str
-    confirmed_at: str
-    confirmed_by: str
+#: A result document the handling zone uploaded, to copy to the receiving side.
+ResultDoc = FileRef
 
 
 @dataclass(frozen=True)
@@ -109,7 +83,7 @@ def plan(runtime: Runtime, case_no: str) -> MailbackPlan | None:
             return None
         return MailbackPlan(case_no=case.case_no, state=case.state, version=case.version,
                             receiving_zone=case.receiving_zone.code, docs_to_copy=_missing_copies(case),
-                            confirmation=_confirmation(case))
+                            confirmation=shipments.pending_confirmation(case))
 
 
 def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
@@ -117,20 +91,7 @@ def _missing_copies(case: Case) -> tuple[ResultDoc, ...]:
     if case.receiving_zone_id == case.handling_zone_id:
         return ()
     copied = {f.source_id for f in case.files if f.purpose == "copy" and f.zone_code == case.receiving_zone.code}
-    return tuple(ResultDoc(id=f.id, filename=f.filename, kind=f.kind, sha256=f.sha256, size=f.size,
-                           page_count=f.page_count, object_key=f.object_key)
-                 for f in case.files if f.purpose == "result" and f.id not in copied)
-
-
-def _confirmation(case: Case) -> Confirmation | None:
-    if case.state != "mailed":
-        return None
-    for sh in case.shipments:
-        if sh.direction == "result" and sh.delivered_at is None and sh.extra.get("carrier_confirmed_at"):
-            return Confirmation(shipment_id=sh.id, tracking_no=sh.tracking_no,
-                                confirmed_at=str(sh.extra["carrier_confirmed_at"]),
-                                confirmed_by=str(sh.extra.get("confirmed_by", "")))
-    return None
+    return tuple(ResultDoc.of(f) for f in case.files if f.purpose == "result" and f.id not in copied)
 
 
 def copy_results(runtime: Runtime, p: MailbackPlan) -> None:
@@ -164,62 +125,10 @@ def record(runtime: Runtime, p: MailbackPlan) -> bool:
                          version=case.version, payload={
                              "zone": p.receiving_zone,
                              "files": [{"id": r.id, "source_id": r.source_id, "sha256": r.sha256} for r in added]})
-        _notify(runtime, s, case, TOPICS[case.state], now)
-    return True
-
-
-#: Who at the applicant's side hears of the result: the window that hands it over.
-NOTICE_ROLES = ("clerk",)
-
-
-def _notify(runtime: Runtime, db_session: Session, case: Case, topic: str, now: datetime) -> int:
-    """Queue the notice for each recipient of the receiving zone; returns how many were new."""
-    try:
-        routes = load_routes(runtime.settings.notification_routes)
-    except RoutesError as exc:
-        # The result still goes back; the broken file is reported here and by every SLA sweep.
-        log.error("result notice for %s not queued: %s", case.case_no, exc)
-        return 0
-    zone = case.receiving_zone
-    queued = 0
-    for recipient in Recipients(db_session, routes).of(zone.id, zone.code, NOTICE_ROLES):
-        lang = routes.lang_of(recipient)
-        subject, body = render_notice(case, topic, lang=lang, tz=runtime.settings.timezone,
+        messaging.queue_result_notice(db_session=s, case=case, topic=TOPICS[case.state], now=now,
+                                      routes_file=runtime.settings.notification_routes,
                                       base_url=runtime.settings.base_url)
-        queued += ledger.enqueue(db_session=db_session, kind="result", zone_id=zone.id, recipient=recipient,
-                                 dedupe_key=f"{topic}:{case.case_no}:v{case.version}:{recipient}", lang=lang,
-                                 subject=subject, body=body, now=now)
-    return queued
-
-
-_DECISION = {"zh-CN": {"approved": "准予许可", "denied": "不予许可"},
-             "en": {"approved": "approved", "denied": "denied"}}
-
-
-def render_notice(case: Case, topic: str, *, lang: str, tz: str, base_url: str) -> tuple[str, str]:
-    """结果通知: subject and body for the receiving window (masked again by the ledger)."""
-    en = lang == "en"
-    shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
-    decided = next((e for e in ("approved", "denied") if e == case.state), None)
-    decision = _DECISION["en" if en else "zh-CN"].get(decided or "", "")
-    link = case_link(base_url, case.case_no)
-    if en:
-        what = {"result_decided": f"decided: {decision or 'see the case'}; the result document is in your zone's files",
-                "result_mailed": f"result mailed by {getattr(shipment, 'carrier', '?')}, tracking number "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "result ready for pickup at your window"}[topic]
-        subject = f"[tongban] {case.case_no}: {what.split(';')[0]}"
-        body = (f"Case {case.case_no} — {case.item.name} ({case.item.code}), applicant {case.applicant.name}, "
-                f"handled by {case.handling_zone.name}: {what}.\n{link}")
-    else:
-        what = {"result_decided": f"已作出{decision or '办理'}决定，结果文书已送达本窗口",
-                "result_mailed": f"结果已由{getattr(shipment, 'carrier', '?')}寄出，邮件号 "
-                                 f"{getattr(shipment, 'tracking_no', '?')}",
-                "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取"}[topic]
-        subject = f"【办理结果】{case.case_no} {what.split('，')[0]}"
-        body = (f"案件 {case.case_no}：{case.item.name}（{case.item.code}），申请人 {case.applicant.name}，"
-                f"办理地 {case.handling_zone.name}。{what}。\n{link}")
-    return subject, body
+    return True
 
 
 def confirm_delivery(runtime: Runtime, p: MailbackPlan) -> bool:
@@ -249,63 +158,12 @@ def mailback_plain(runtime: Runtime, case_no: str) -> str | None:
     return "closed" if confirm_delivery(runtime, p) else p.state
 
 
-# --- recording the courier desk's confirmation ---------------------------------------------------
+# --- the Prefect flow: the same steps as tasks, under the one retry policy (flows.retry.step) ------
 
-def record_carrier_confirmation(*, db_session: Session, tracking_no: str, confirmed_at: datetime,
-                                confirmed_by: str, now: datetime, case_no: str | None = None) -> str:
-    """妥投确认: mark the shipment confirmed and queue the ``mailback`` job that closes the case.
-
-    Idempotent: confirming the same shipment again changes nothing and queues nothing new.
-    Returns the case number.
-    """
-    try:
-        tracking = identifiers.validate_s10(tracking_no, field="tracking_no")
-    except identifiers.IdentifierError as exc:
-        raise ConfirmationError(exc.message) from exc
-    stmt = (select(Shipment, Case).join(Case, Shipment.case_id == Case.id)
-            .where(Shipment.tracking_no == tracking, Shipment.direction == "result",
-                   Shipment.delivered_at.is_(None), Case.state == CaseState.mailed))
-    if case_no:
-        stmt = stmt.where(Case.case_no == case_no)
-    found = list(db_session.execute(stmt).unique().all())
-    if not found:
-        where = f" for case {case_no}" if case_no else ""
-        raise ConfirmationError(f"no result shipment {tracking} in the post{where} (already delivered, "
-                                "or the tracking number was never entered)")
-    if len({c.case_no for _, c in found}) > 1:
-        raise ConfirmationError(f"tracking number {tracking} is on several cases in the post "
-                                f"({', '.join(sorted(c.case_no for _, c in found))}); name the case")
-    shipment, case = found[0]
-    if not shipment.extra.get("carrier_confirmed_at"):
-        shipment.extra = {**shipment.extra, "carrier_confirmed_at": confirmed_at.isoformat(),
-                          "confirmed_by": confirmed_by}
-    outbox.enqueue(db_session=db_session, kind="mailback", case_id=case.id, available_at=now,
-                   dedupe_key=f"mailback:{case.case_no}:delivered:{shipment.id}",
-                   payload={"case_no": case.case_no, "event": "carrier_confirmed", "version": case.version})
-    db_session.flush()
-    return case.case_no
-
-
-# --- the Prefect flow ------------------------------------------------------------------------------
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def plan_task(case_no: str) -> MailbackPlan | None:
-    return plan(current(), case_no)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def copy_results_task(p: MailbackPlan) -> None:
-    copy_results(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def record_task(p: MailbackPlan) -> bool:
-    return record(current(), p)
-
-
-@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
-def confirm_delivery_task(p: MailbackPlan) -> bool:
-    return confirm_delivery(current(), p)
+plan_task = step(plan)
+copy_results_task = step(copy_results)
+record_task = step(record)
+confirm_delivery_task = step(confirm_delivery)
 
 
 @flow(name="mailback", log_prints=True)

@@ -31,6 +31,7 @@ import logging
 import os
 import shutil
 import time as wallclock
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -196,7 +197,7 @@ def remove_orphans(runtime: Runtime, *, orphan_age: timedelta, window_days: int 
 
 # --- 4. temporary files left by a crash -------------------------------------------------------------
 
-#: What the app stages under ``<home>/spool`` (see ``states.intake.flows`` and ``flows.forward``).
+#: What the app stages under ``<home>/spool`` (see ``states.intake.receipt`` and ``flows.forward``).
 SPOOL_PREFIXES = ("tongban-upload-", "tongban-forward-")
 
 
@@ -244,15 +245,28 @@ def remove_stale_temp_files(runtime: Runtime, *, max_age_seconds: float) -> Reco
 
 def reconcile_plain(runtime: Runtime, *, stuck_after_minutes: float = 15, orphan_age_minutes: float = 60,
                     orphan_window_days: int = 7, limit: int = 200,
-                    temp_max_age_seconds: float | None = None) -> ReconcileReport:
-    """All four sweeps without Prefect (embedded mode's timer, ``tongban reconcile``)."""
-    report = redispatch_failed(runtime, limit=limit)
-    report.merge(redispatch_stuck(runtime, stuck_after=timedelta(minutes=stuck_after_minutes), limit=limit))
-    report.merge(remove_orphans(runtime, orphan_age=timedelta(minutes=orphan_age_minutes),
-                                window_days=orphan_window_days))
+                    temp_max_age_seconds: float | None = None,
+                    progress: Callable[[], None] | None = None) -> ReconcileReport:
+    """All four sweeps (:data:`RECONCILE_SWEEPS`) without Prefect (embedded mode's timer, ``tongban
+    reconcile``); ``progress`` is called after each."""
     age = runtime.settings.temp_max_age_seconds if temp_max_age_seconds is None else temp_max_age_seconds
-    report.merge(remove_stale_temp_files(runtime, max_age_seconds=age))
+    sweeps: list[Callable[[], ReconcileReport]] = [
+        lambda: redispatch_failed(runtime, limit=limit),
+        lambda: redispatch_stuck(runtime, stuck_after=timedelta(minutes=stuck_after_minutes), limit=limit),
+        lambda: remove_orphans(runtime, orphan_age=timedelta(minutes=orphan_age_minutes),
+                               window_days=orphan_window_days),
+        lambda: remove_stale_temp_files(runtime, max_age_seconds=age),
+    ]
+    report = ReconcileReport()
+    for sweep in sweeps:
+        report.merge(sweep())
+        if progress is not None:
+            progress()
     return report
+
+
+#: The reconciler's sweeps, in the order they run.
+RECONCILE_SWEEPS = ("redispatch failed", "redispatch stuck", "remove orphans", "remove stale temporary files")
 
 
 @task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)

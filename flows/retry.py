@@ -10,11 +10,20 @@ file named.
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from prefect import Task, task
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage.objects.base import IntegrityError, ObjectStoreUnavailable
+
+if TYPE_CHECKING:
+    from states.runtime import Runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TRANSIENT: tuple[type[BaseException], ...] = (ObjectStoreUnavailable, OperationalError, ConnectionError,
                                               TimeoutError)
@@ -53,3 +62,22 @@ def describe(exc: BaseException) -> str:
     """``[transient] …`` or ``[permanent] …``: the outbox keeps this so the reconciler knows what to redo."""
     kind = "transient" if is_transient(exc) else "permanent"
     return f"[{kind}] {type(exc).__name__}: {exc}"
+
+
+def step(fn: Callable[Concatenate[Runtime, P], R], *, name: str | None = None) -> Task[P, R]:
+    """THE retry policy of every automated step, declared once: the plain step ``fn(runtime, …)`` as a
+    Prefect task (named ``<step>_task``) that runs on the process's runtime, retries outages
+    :data:`TASK_RETRIES` times after :data:`TASK_RETRY_DELAYS` and fails at once on anything else."""
+    from flows.runtime import current
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(current(), *args, **kwargs)
+
+    # The task's parameters are the step's without the runtime (Prefect binds and shows them by name).
+    signature = inspect.signature(fn)
+    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+    run.__name__ = run.__qualname__ = fn.__name__
+    run.__doc__, run.__module__ = fn.__doc__, fn.__module__
+
+    return task(name=name or f"{fn.__name__}_task", retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS,
+                retry_condition_fn=transient_only)(run)

@@ -1,6 +1,6 @@
 """电子证照 at the counter, over a database session and the object store.
 
-The intake service (``states.intake.flows.receive_case``) calls these in its own order — check,
+The intake service (``states.intake.receipt.receive_case``) calls these in its own order — check,
 fetch and verify, store, then ONE transaction — so a refused licence leaves nothing behind:
 
 1. :func:`plan` — the form's e-licences against the checklist and the registered issuers (db);

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.routes import Routes
-from states.identifiers import mask_text
+from privacy import mask_text
 from storage.db import transaction
 from storage.sla.models import Delivery
 from storage.user.models import User

@@ -13,6 +13,7 @@ channel URLs — they may carry tokens and passwords, so the database only ever 
       overdue: [clerk, reviewer, supervisor]
       escalation: [supervisor]
     digest: [supervisor]                 # who gets the daily digest (默认: 主管)
+    results: [clerk]                     # who at the receiving zone hears of a result (默认: 窗口)
     zones:
       BJ-ETOWN:
         clerk: [bj-window-dingtalk]
@@ -29,7 +30,7 @@ one without is platform-wide. A zone's admin reads and rewrites only the zone's 
 owns (URLs included) and ``zones.<ITS CODE>`` — see :func:`zone_view` and :func:`merge_zone_view`;
 its table may name its own channels, platform channels (by name; their URLs stay hidden), ``users``
 and ``user:NAME`` of its own people. Everything else — ``language``, ``people`` (the SMTP account),
-``levels``, ``digest``, ``zones."*"``, other zones and platform channels — is the platform's: only a
+``levels``, ``digest``, ``results``, ``zones."*"``, other zones and platform channels — is the platform's: only a
 platform admin (an admin with ``users.platform_admin``, granted by ``tongban user platform-admin``)
 sees and edits the whole file.
 """
@@ -74,6 +75,8 @@ class Routes:
     channels: dict[str, Channel] = field(default_factory=dict)
     levels: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_LEVEL_ROLES))
     digest: tuple[str, ...] = ("supervisor",)
+    #: Who at the receiving zone hears of a result (decided, mailed, ready for pickup): the window.
+    results: tuple[str, ...] = ("clerk",)
     #: zone code (or ``*``) → role → entries
     zones: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
@@ -134,7 +137,7 @@ def read_raw(path: Path) -> dict[str, Any]:
 def parse_routes(raw: Any, *, where: str = "routes") -> Routes:
     if not isinstance(raw, dict):
         raise RoutesError(f"{where}: expected a mapping with channels, zones, levels")
-    unknown = set(raw) - {"language", "people", "channels", "levels", "digest", "zones"}
+    unknown = set(raw) - {"language", "people", "channels", "levels", "digest", "results", "zones"}
     if unknown:
         raise RoutesError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     language = str(raw.get("language") or "zh-CN")
@@ -160,6 +163,8 @@ def parse_routes(raw: Any, *, where: str = "routes") -> Routes:
         routes.levels[level] = _roles(roles, f"{where}: levels.{level}")
     if "digest" in raw:
         routes.digest = _roles(raw["digest"], f"{where}: digest")
+    if "results" in raw:
+        routes.results = _roles(raw["results"], f"{where}: results")
 
     for zone, by_role in (raw.get("zones") or {}).items():
         if not isinstance(by_role, dict):

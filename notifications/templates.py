@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from states.identifiers import mask_id, mask_text
+from notifications.links import case_link
+from privacy import mask_id, mask_text
+from storage.case.models import Case
 
 LEVEL_LABELS = {
     "zh-CN": {"warning": "临期预警", "overdue": "已超期", "escalation": "超期督办"},
@@ -110,3 +112,42 @@ def render_digest(lang: str, *, zone_name: str, day: str, lines: list[tuple[str,
         subject = f"【通办】{zone_name} 时限日报 {day}"
         body = [f"{zone_name} {day}："] + [f"· {zh}：{value}" for zh, _, value in lines] + [f"查看：{link}"]
     return mask_text(subject), mask_text("\n".join(body))
+
+
+# --- 结果通知: the result notice to the receiving window -----------------------------------------------
+
+_DECISION = {"zh-CN": {"approved": "准予许可", "denied": "不予许可"},
+             "en": {"approved": "approved", "denied": "denied"}}
+
+
+#: 结果通知 in each language: what happened per topic, then the subject and body around it.
+_RESULT_NOTICE = {
+    "en": {"result_decided": "decided: {decision}; the result document is in your zone's files",
+           "result_mailed": "result mailed by {carrier}, tracking number {tracking}",
+           "result_ready_for_pickup": "result ready for pickup at your window",
+           "undecided": "see the case", "headline_end": ";",
+           "subject": "[tongban] {case_no}: {headline}",
+           "body": "Case {case_no} — {item} ({item_code}), applicant {applicant}, handled by {handler}: {what}."
+                   "\n{link}"},
+    "zh-CN": {"result_decided": "已作出{decision}决定，结果文书已送达本窗口",
+              "result_mailed": "结果已由{carrier}寄出，邮件号 {tracking}",
+              "result_ready_for_pickup": "结果文书已到本窗口，请通知申请人领取",
+              "undecided": "办理", "headline_end": "，",
+              "subject": "【办理结果】{case_no} {headline}",
+              "body": "案件 {case_no}：{item}（{item_code}），申请人 {applicant}，办理地 {handler}。{what}。\n{link}"},
+}
+
+
+def render_result_notice(case: Case, topic: str, *, lang: str, base_url: str) -> tuple[str, str]:
+    """结果通知: subject and body for the receiving window (masked again by the ledger)."""
+    text = _RESULT_NOTICE["en" if lang == "en" else "zh-CN"]
+    shipment = next((sh for sh in reversed(case.shipments) if sh.direction == "result"), None)
+    decided = next((e for e in ("approved", "denied") if e == case.state), None)
+    decision = _DECISION["en" if lang == "en" else "zh-CN"].get(decided or "", "") or text["undecided"]
+    what = text[topic].format(decision=decision, carrier=getattr(shipment, "carrier", "?"),
+                              tracking=getattr(shipment, "tracking_no", "?"))
+    subject = text["subject"].format(case_no=case.case_no, headline=what.split(text["headline_end"])[0])
+    body = text["body"].format(case_no=case.case_no, item=case.item.name, item_code=case.item.code,
+                               applicant=case.applicant.name, handler=case.handling_zone.name, what=what,
+                               link=case_link(base_url, case.case_no))
+    return subject, body

@@ -6,13 +6,25 @@ from the other zone a week later. Each validator returns the normalized value or
 :class:`IdentifierError`, whose messages name the field and the reason in English and Chinese and
 never repeat the whole number (errors end up in logs, and those must stay free of PII).
 
-The masking helpers keep ID and phone numbers out of lists, logs and notifications (DESIGN §5.6).
+The check characters of the USCC and the 身份证号 are python-stdnum's (``stdnum.cn.uscc``,
+``stdnum.cn.ric``); what stays here is what no library has: the checks in the order a clerk needs
+them, with a message in Chinese for each, and the UPU S10 check digit. (stdnum's own ``validate``
+is not used: it refuses a USCC whose first 8 places are not digits and an ID number whose region
+code its table lacks, and says why only in English.)
+
+The masking rules live in :mod:`privacy` (below the domain, so that notifications can use them
+without importing ``states``); they are re-exported here for the callers that check and mask together.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+
+from stdnum.cn import ric as stdnum_ric
+from stdnum.cn import uscc as stdnum_uscc
+
+from privacy import mask_id, mask_payload, mask_phone, mask_text
 
 __all__ = [
     "IdentifierError",
@@ -45,16 +57,14 @@ class IdentifierError(ValueError):
 
 #: The 31 characters of GB 32100-2015 (no I, O, S, V, Z); a character's value is its index.
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUES = {ch: i for i, ch in enumerate(USCC_CHARSET)}
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_VALUES = frozenset(USCC_CHARSET)
 
 
 def uscc_check_char(body: str) -> str:
-    """Check character for the first 17 characters of a USCC (GB 32100-2015, modulus 31)."""
+    """Check character for the first 17 characters of a USCC (GB 32100-2015, modulus 31): python-stdnum's."""
     if len(body) != 17 or any(ch not in _USCC_VALUES for ch in body):
         raise ValueError("a USCC body is 17 characters from the GB 32100 character set")
-    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(body, _USCC_WEIGHTS, strict=True))
-    return USCC_CHARSET[(31 - total % 31) % 31]
+    return str(stdnum_uscc.calc_check_digit(body))
 
 
 def validate_uscc(code: str, field: str = "applicant.id_number") -> str:
@@ -80,19 +90,17 @@ def validate_uscc(code: str, field: str = "applicant.id_number") -> str:
 
 # --- 居民身份证号 GB 11643-1999 --------------------------------------------------------------------
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"\d{17}[\dX]")
 #: The earliest birth year accepted: anyone born earlier has no living 18-digit ID holder.
 _EARLIEST_BIRTH_YEAR = 1850
 
 
 def resident_id_check_char(body: str) -> str:
-    """Check character for the first 17 digits of a resident ID number (GB 11643-1999, ISO 7064 MOD 11-2)."""
+    """Check character for the first 17 digits of a resident ID number (GB 11643-1999, ISO 7064 MOD 11-2):
+    python-stdnum's (which takes the whole number, check place included)."""
     if len(body) != 17 or not body.isascii() or not body.isdigit():
         raise ValueError("a resident ID body is 17 digits")
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    return str(stdnum_ric.calc_check_digit(body + "0"))
 
 
 def validate_resident_id(
@@ -140,6 +148,7 @@ def validate_resident_id(
 
 
 # --- UPU S10 tracking numbers ---------------------------------------------------------------------
+# Hand-written: python-stdnum has no S10 module (checked in 2.2), and no other kept library does it.
 
 _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 _S10_SHAPE = re.compile(r"[A-Z]{2}\d{9}[A-Z]{2}")
@@ -165,101 +174,6 @@ def validate_s10(tracking: str, field: str = "tracking_no") -> str:
             "UPU S10 邮件号码应为 2 位字母、9 位数字、2 位字母（如 RR473124829GB）",
         )
     return _checked(value, field, 10, s10_check_digit(value[2:10]))
-
-
-# --- masking ------------------------------------------------------------------------------------
-
-
-def _stars(n: int) -> str:
-    return "*" * max(n, 0)
-
-
-def mask_id(number: str) -> str:
-    """Mask an ID number: a 居民身份证号 keeps its first 6 and last 4, a USCC its first 4 and last 4.
-
-    Anything else keeps at most its last 4 characters (and nothing when it is shorter than 8): when
-    unsure, show less.
-    """
-    value = (number or "").strip()
-    if len(value) == 18 and _ID_SHAPE.fullmatch(value.upper()):
-        return value[:6] + _stars(8) + value[-4:]
-    if len(value) == 18:
-        return value[:4] + _stars(10) + value[-4:]
-    if len(value) < 8:
-        return _stars(len(value))
-    return _stars(len(value) - 4) + value[-4:]
-
-
-_MOBILE_DIGITS = re.compile(r"(86)?(1[3-9]\d{9})")
-
-
-def mask_phone(phone: str) -> str:
-    """Mask a phone number: a mainland mobile becomes ``138****5678`` (a ``+86`` prefix is kept).
-
-    Other numbers keep their separators and only their last 4 digits.
-    """
-    value = (phone or "").strip()
-    # isdecimal() also takes full-width digits (１３８…) that an input method may produce.
-    digits = "".join(str(int(ch)) for ch in value if ch.isdecimal())
-    mobile = _MOBILE_DIGITS.fullmatch(digits)
-    if mobile:
-        prefix = "+86 " if mobile.group(1) else ""
-        m = mobile.group(2)
-        return f"{prefix}{m[:3]}****{m[-4:]}"
-    keep_from = len(digits) - 4 if len(digits) > 4 else len(digits)
-    out, seen = [], 0
-    for ch in value:
-        if ch.isdecimal():
-            out.append(ch if seen >= keep_from else "*")
-            seen += 1
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-#: 17 digits and a check digit or X, not part of a longer run of digits.
-_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-#: A mainland mobile (optionally +86, optionally grouped 3-4-4 by spaces or hyphens).
-_MOBILE_IN_TEXT = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")
-
-
-#: A SHA-256 (or other hex digest) standing alone: not PII, and a masked digest would be a wrong one.
-_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
-
-
-def _mask_plain(text: str) -> str:
-    masked = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
-
-
-def mask_text(text: str) -> str:
-    """THE free-text rule: mask every 18-character ID number and mainland mobile number inside a text a
-    person typed (reasons, notes, remarks, file names, names) wherever it is shown back — API answers,
-    pages, PDFs, exports, notifications, logs (DESIGN §5.6). Hex digests (32+ hex characters standing
-    alone) are left whole.
-
-    Matching is by shape, not by check digit: a mistyped ID number is still someone's PII.
-    """
-    if not text:
-        return text
-    out, last = [], 0
-    for m in _DIGEST.finditer(text):
-        out.append(_mask_plain(text[last:m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_mask_plain(text[last:]))
-    return "".join(out)
-
-
-def mask_payload(value: object) -> object:
-    """:func:`mask_text` applied to every text inside a JSON-like value (an audit event's payload)."""
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, dict):
-        return {k: mask_payload(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_payload(v) for v in value]
-    return value
 
 
 def _checked(value: str, field: str, position: int, expected: str) -> str:

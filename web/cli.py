@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from config import Settings
 from states.calendar.cli import calendar_app
 from states.sla.cli import sla_app
 
+
+class _Commands(TyperGroup):
+    """Notes whether help was asked for anywhere on the line, so the settings check can stay away."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click Context
+        ctx.meta["tongban.help"] = "--help" in args
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(help="tongban 通办 — cross-zone proxy receipt and forwarding (跨省通办 · 代收代办)",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=_Commands)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
@@ -34,15 +46,24 @@ def fail(message: str) -> typer.Exit:
 
 
 def load_settings() -> Settings:
-    """``Settings()``, or one clear line and exit 1 when the configuration is refused (e.g. its secret)."""
+    """``Settings()``, or one clear line and exit 1 when the configuration is refused: a misspelt
+    variable (``TONGBAN_MODE=distribted``, ``TONGBAN_CLOSE_OF_BUSINESS=5pm``) or an unusable secret."""
     from pydantic import ValidationError
+
+    from config.settings import refusal
 
     try:
         return Settings()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        cause = (err.get("ctx") or {}).get("error")
-        raise fail(str(cause) if cause is not None else f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise fail(refusal(exc)) from None
+
+
+@app.callback()
+def _check_settings(ctx: typer.Context) -> None:
+    """Every command refuses a misspelt configuration before it does anything (help touches nothing)."""
+    if ctx.resilient_parsing or ctx.meta.get("tongban.help"):
+        return
+    load_settings()
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -184,36 +205,67 @@ def user_platform_admin(username: str,
 @catalog_app.command("import")
 def catalog_import(path: Path) -> None:
     """Import or update items from a JSON file (see storage/demo/catalog.json for the format)."""
-    from storage.catalog.service import CatalogError, import_file
+    from storage.catalog.service import CatalogError, load_specs, upsert_item
     from storage.db import transaction
 
     rt = _runtime()
     try:
-        with transaction(rt.session_factory) as s:
-            items = import_file(db_session=s, path=path)
+        specs = load_specs(path)
+        with transaction(rt.session_factory) as s, _progress("importing items", len(specs)) as advance:
+            for spec in specs:  # all or nothing: one transaction
+                upsert_item(db_session=s, spec=spec)
+                advance()
     except CatalogError as exc:
         raise fail(str(exc)) from exc
-    typer.echo(f"imported {len(items)} items")
+    typer.echo(f"imported {len(specs)} items")
 
 
 @app.command("verify")
-def verify(case_no: str) -> None:
-    """Check a case's audit chain and every stored file's SHA-256."""
+def verify(case_no: Annotated[str | None, typer.Argument(help="the case to check")] = None,
+           every: Annotated[bool, typer.Option("--all", help="check every case, then print a summary")] = False,
+           ) -> None:
+    """Check a case's audit chain and every stored file's SHA-256 (exit 2 when anything was tampered with)."""
+    from sqlalchemy import select
+
     from states.transition.errors import CaseNotFound
     from states.verify import verify_case
+    from storage.case.models import Case
     from storage.db import transaction
 
+    if every == (case_no is not None):
+        raise fail("name one case (tongban verify CASE_NO) or check them all (tongban verify --all)")
     rt = _runtime()
-    try:
-        with transaction(rt.session_factory) as s:
-            report = verify_case(db_session=s, store=rt.store, case_no=case_no)
-    except CaseNotFound as exc:
-        raise fail(exc.message) from exc
-    for p in report.problems:
-        typer.echo(f"PROBLEM  {p}")
-    typer.echo(f"{case_no}: {'OK' if report.ok else 'TAMPERED'} — {report.events_checked} audit events, "
-               f"{report.files_checked} files checked, {report.licences_checked} e-licence signatures re-checked")
-    if not report.ok:
+    if case_no is not None:
+        try:
+            with transaction(rt.session_factory) as s:
+                report = verify_case(db_session=s, store=rt.store, case_no=case_no)
+        except CaseNotFound as exc:
+            raise fail(exc.message) from exc
+        for p in report.problems:
+            typer.echo(f"PROBLEM  {p}")
+        typer.echo(f"{case_no}: {'OK' if report.ok else 'TAMPERED'} — {report.events_checked} audit events, "
+                   f"{report.files_checked} files checked, {report.licences_checked} e-licence signatures re-checked")
+        if not report.ok:
+            raise typer.Exit(2)
+        return
+    with transaction(rt.session_factory) as s:
+        numbers = list(s.scalars(select(Case.case_no).order_by(Case.id)))
+    tampered: list[str] = []
+    events = files = 0
+    with _progress("verifying cases", len(numbers)) as advance:
+        for number in numbers:
+            with transaction(rt.session_factory) as s:  # one case at a time: a long run holds no lock
+                report = verify_case(db_session=s, store=rt.store, case_no=number)
+            events, files = events + report.events_checked, files + report.files_checked
+            if not report.ok:
+                tampered.append(number)
+                for p in report.problems:
+                    typer.echo(f"PROBLEM  {number}: {p}")
+                typer.echo(f"{number}: TAMPERED")
+            advance()
+    typer.echo(f"{len(numbers)} cases verified: {len(numbers) - len(tampered)} OK, {len(tampered)} TAMPERED — "
+               f"{events} audit events, {files} files checked")
+    if tampered:
         raise typer.Exit(2)
 
 
@@ -258,6 +310,20 @@ def licence_register_issuer(
         raise fail(f"{exc.field}: {exc.reason_zh}") from exc
 
 
+@contextlib.contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr while long work runs — only on a terminal: piped or captured
+    output (scripts, tests) stays exactly the lines the command prints."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
 shipment_app = typer.Typer(help="Result shipments in the post (结果寄递).", no_args_is_help=True)
 app.add_typer(shipment_app, name="shipment")
 
@@ -272,7 +338,7 @@ def shipment_delivered(
     """妥投确认: the carrier confirmed delivery; the mail-back flow then closes the case (办结)."""
     from datetime import datetime
 
-    from flows.mailback import ConfirmationError, record_carrier_confirmation
+    from states.shipments.service import ConfirmationError, record_carrier_confirmation
     from storage.db import transaction
 
     rt = _runtime()
@@ -340,11 +406,12 @@ def reconcile_cmd(
     ] = None,
 ) -> None:
     """对账 once: redo failed/stuck automated steps, remove uploads an interrupted receipt left behind."""
-    from flows.reconcile import reconcile_plain
+    from flows.reconcile import RECONCILE_SWEEPS, reconcile_plain
 
     rt = _runtime()
-    report = reconcile_plain(rt, stuck_after_minutes=stuck_after, orphan_age_minutes=orphan_age,
-                             temp_max_age_seconds=temp_age)
+    with _progress("reconciling", len(RECONCILE_SWEEPS)) as advance:
+        report = reconcile_plain(rt, stuck_after_minutes=stuck_after, orphan_age_minutes=orphan_age,
+                                 temp_max_age_seconds=temp_age, progress=advance)
     for line in report.redispatched:
         typer.echo(f"re-dispatched   {line}")
     for line in report.needs_attention:

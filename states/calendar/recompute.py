@@ -1,4 +1,4 @@
-"""When a provisional year is published: recompute every provisional date in one pass (DESIGN §3).
+"""When a provisional year is published: recompute every provisional date in one pass (docs/architecture.md#deadlines).
 
 Reads the cases whose overall or step deadline is flagged provisional, or that have a watched
 deadline (an alert time) flagged so, and recounts them with the new calendar: finished pauses'

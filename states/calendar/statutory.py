@@ -1,4 +1,4 @@
-"""The provisional calendar of a year the State Council has not yet published (DESIGN §3).
+"""The provisional calendar of a year the State Council has not yet published (docs/architecture.md#deadlines).
 
 《全国年节及纪念日放假办法》 as revised in 2024 fixes the public holidays every citizen has (13 days):
 元旦 1 (1 January), 春节 4 (除夕 to 正月初三), 清明节 1 (the solar term), 劳动节 2 (1–2 May), 端午节 1

@@ -1,6 +1,6 @@
 """Mainland China working days (工作日): weekends off, public holidays off, 调休 days worked.
 
-Promised time limits (承诺时限) are counted in working days (DESIGN §3). The data comes from the
+Promised time limits (承诺时限) are counted in working days (docs/architecture.md#deadlines). The data comes from the
 ``chinesecalendar`` package (the State Council schedules it ships, 2004–2026 in 1.11.0) plus an
 override file an admin edits (or the years an admin entered in the admin UI) when the State
 Council publishes a new year's schedule (November or December).

@@ -1,6 +1,6 @@
 """The kiosk's two steps that own transactions: a receipt at the terminal, and the clerk's locker check.
 
-A kiosk receipt is an ordinary receipt (``states.intake.flows.receive_case``, as the kiosk's device
+A kiosk receipt is an ordinary receipt (``states.intake.receipt.receive_case``, as the kiosk's device
 account) plus, in the SAME transaction, its locker slot, the hash of its pickup code and the
 applicant's drawn signature as a stored PNG. Nothing of it stays when any part is refused.
 """
@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session, sessionmaker
 
 from documents.intake import ImageLimits
-from states.intake import flows as intake
+from states.intake import receipt as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
 from states.kiosk import service

@@ -1,4 +1,4 @@
-"""Work queues and case lists, scoped to the caller's zone (DESIGN §5.5).
+"""Work queues and case lists, scoped to the caller's zone (docs/architecture.md#party).
 
 Queues are ordered by the step deadline and read through the ``(zone, state, step_due_at)``
 indexes, so the first page costs the same with a thousand or a million cases.
@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from states.sla.overdue import not_overdue_clause, overdue_clause
 from states.transition.rules import Actor, party_clause, visible_clause
 from storage.case import idhash
 from storage.case.models import Applicant, Case
@@ -49,9 +50,9 @@ def list_cases(*, db_session: Session, actor: Actor, flt: CaseFilter, now: datet
     if flt.open_only:
         stmt = stmt.where(Case.closed.is_(False))
     if flt.overdue is True:
-        stmt = stmt.where(Case.closed.is_(False), Case.step_due_at < now)
+        stmt = stmt.where(overdue_clause(now))
     elif flt.overdue is False:
-        stmt = stmt.where(or_(Case.step_due_at.is_(None), Case.step_due_at >= now))
+        stmt = stmt.where(not_overdue_clause(now))
     if flt.item_code:
         stmt = stmt.join(Item, Case.item_id == Item.id).where(Item.code == flt.item_code)
     if flt.assignee_id is not None:
@@ -94,8 +95,9 @@ class Lane:
 
 
 _DECIDED = ("approved", "denied")
-#: Who acts in which state (DESIGN §2 with states/transition/rules.py): the window pre-checks and hands
-#: results over at the counter; the side that mails the result (per item) mails it and confirms delivery.
+#: Who acts in which state (docs/architecture.md#lifecycle, states/transition/rules.py): the window
+#: pre-checks and hands results over at the counter; the side that mails the result (per item) mails it
+#: and confirms delivery.
 CLERK_LANES: tuple[Lane, ...] = (
     Lane("receiving", "received"), Lane("receiving", "awaiting_supplement"),
     *(Lane("receiving", st, delivery="pickup") for st in _DECIDED),

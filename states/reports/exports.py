@@ -1,6 +1,6 @@
 """Exports (导出): the filtered case list as CSV / Excel, the annual evaluation as Excel / PDF.
 
-PII stays in its place (DESIGN §5.6): ID numbers and phones are masked in every export, and free
+PII stays in its place (docs/architecture.md#privacy): ID numbers and phones are masked in every export, and free
 text (reasons) goes through ``mask_text``. Every cell of every spreadsheet export (CSV and XLSX)
 goes through :func:`defuse_cell`, whatever its source (an item name another zone's admin typed, an
 applicant name, a reason, a header): a text that a spreadsheet would run as a formula (``=``, ``+``,

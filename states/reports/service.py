@@ -38,6 +38,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from states.sla.clock import Clock
+from states.sla.overdue import overdue_clause
 from states.transition.rules import party_clause
 from storage.audit.models import AuditEvent
 from storage.case.models import Case
@@ -168,7 +169,7 @@ def on_time_by_zone(*, db_session: Session, zone_id: int | None, now: datetime, 
 
 def overdue_cases(*, db_session: Session, zone_id: int | None, now: datetime, limit: int = 100) -> list[Case]:
     """Open cases whose current step target has passed, longest overdue first."""
-    stmt = (select(Case).where(_party(zone_id), Case.closed.is_(False), Case.step_due_at < now)
+    stmt = (select(Case).where(_party(zone_id), overdue_clause(now))
             .order_by(Case.step_due_at, Case.id).limit(limit))
     return list(db_session.scalars(stmt).unique())
 

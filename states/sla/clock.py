@@ -1,4 +1,5 @@
-"""The case clock: overall deadline, current step and its target, pauses, watched deadlines (DESIGN §3).
+"""The case clock: overall deadline, current step and its target, pauses, watched deadlines
+(docs/architecture.md#deadlines).
 
 Called by the transition service only, inside its transaction, so a deadline always moves together
 with the state that moved it. It is the one place that moves deadlines: ``cases.due_at`` /

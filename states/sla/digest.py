@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notifications import ledger
+from notifications.links import overdue_list_link
+from notifications.recipients import Recipients
 from notifications.routes import Routes, load_routes
 from notifications.templates import render_digest
 from states.runtime import Runtime
-from states.sla.sweep import Recipients
+from states.sla.overdue import overdue_clause
 from states.transition.rules import party_clause
 from storage.case.models import Case
 from storage.db import transaction
@@ -32,7 +34,7 @@ class ZoneDigest:
 
     def text(self, lang: str = "zh-CN", base_url: str = "") -> str:
         return render_digest(lang, zone_name=self.zone_name, day=self.day, lines=self.lines,
-                             link=f"{base_url.rstrip('/')}/ui/cases?overdue=true")[1]
+                             link=overdue_list_link(base_url))[1]
 
 
 def build_digest(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> ZoneDigest:
@@ -43,7 +45,7 @@ def build_digest(*, db_session: Session, zone: Zone, now: datetime, tz: str) -> 
     open_cases = select(func.count()).select_from(Case).where(Case.closed.is_(False))
     receiving = count(open_cases.where(party_clause(zone.id, "receiving")))
     handling = count(open_cases.where(party_clause(zone.id, "handling")))  # only what was forwarded to it
-    steps_overdue = count(open_cases.where(party_clause(zone.id), Case.step_due_at < now))
+    steps_overdue = count(open_cases.where(party_clause(zone.id), overdue_clause(now)))
     overall_overdue = count(
         select(func.count()).select_from(CaseDeadline).join(Case, CaseDeadline.case_id == Case.id)
         .where(CaseDeadline.step == OVERALL, CaseDeadline.active.is_(True), CaseDeadline.due_at < now,
@@ -85,7 +87,7 @@ def queue_digests(*, db_session: Session, routes: Routes, now: datetime, tz: str
         for recipient in people.of(zone.id, zone.code, routes.digest):
             lang = routes.lang_of(recipient)
             subject, body = render_digest(lang, zone_name=d.zone_name, day=d.day, lines=d.lines,
-                                          link=f"{base_url.rstrip('/')}/ui/cases?overdue=true")
+                                          link=overdue_list_link(base_url))
             if ledger.enqueue(db_session=db_session, dedupe_key=f"digest:{zone.code}:{d.day}:{recipient}",
                               kind="digest", zone_id=zone.id, recipient=recipient, lang=lang, subject=subject,
                               body=body, now=now):

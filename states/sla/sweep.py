@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from notifications import ledger
 from notifications.links import case_link
+from notifications.recipients import Recipients
 from notifications.routes import Routes, load_routes
 from notifications.templates import AlertFacts, render_alert
 from states.calendar import UnknownYearError
@@ -31,7 +32,6 @@ from states.transition.rules import zone_is_party
 from storage.case.models import Case
 from storage.db import transaction
 from storage.sla.models import Alert, CaseDeadline
-from storage.user.models import User
 from storage.zone.models import Zone
 
 log = logging.getLogger("tongban.sla")
@@ -52,34 +52,6 @@ class SweepReport:
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-@dataclass
-class Recipients:
-    """Who a zone's routes name for a level, with ``users`` expanded once per sweep batch."""
-
-    db_session: Session
-    routes: Routes
-    _people: dict[tuple[int, str], list[str]] = field(default_factory=dict)
-
-    def of(self, zone_id: int, zone_code: str, roles: tuple[str, ...]) -> list[str]:
-        out: list[str] = []
-        for role, entry in self.routes.entries(zone_code, roles):
-            if entry == "users":
-                out += [f"user:{u}" for u in self._users(zone_id, role)]
-            elif entry.startswith("user:"):
-                out.append(entry)
-            else:
-                out.append(f"channel:{entry}")
-        return list(dict.fromkeys(out))
-
-    def _users(self, zone_id: int, role: str) -> list[str]:
-        key = (zone_id, role)
-        if key not in self._people:
-            self._people[key] = list(self.db_session.scalars(
-                select(User.username).where(User.zone_id == zone_id, User.role == role, User.active.is_(True),
-                                            User.email != "").order_by(User.username)))
-        return self._people[key]
 
 
 def _insert(db_session: Session):  # type: ignore[no-untyped-def]

@@ -62,7 +62,7 @@ class CaseLike(Protocol):
     def item(self) -> _ItemLike: ...
 
 
-# --- who is party to a case (DESIGN §5.5): THE rule, in Python and as SQL, side by side -------------
+# --- who is party to a case (docs/architecture.md#party): THE rule, in Python and as SQL, side by side -------------
 #
 # The receiving zone is party from the receipt on. The handling zone becomes party when the case is
 # forwarded to it (``Case.forwarded_at``, set by the first ``forward`` and never cleared): before that
@@ -120,8 +120,9 @@ def may_send(actor: Actor, case: CaseLike, event: str) -> bool:
     if rule.side == Side.handling:
         return actor.zone_id == case.handling_zone_id
     if event == CaseEvent.deliver and case.state == CaseState.awaiting_pickup:
-        # 领取: the applicant collects the result at the receiving window, from its clerk (DESIGN §2:
-        # deliver is the clerk's or the courier's confirmation; no reviewer stands at the counter).
+        # 领取: the applicant collects the result at the receiving window, from its clerk
+        # (docs/architecture.md#lifecycle: deliver is the clerk's or the courier's confirmation; no reviewer
+        # stands at the counter).
         return actor.role == "clerk" and actor.zone_id == case.receiving_zone_id
     # mail_side: the item names which side mails the result and confirms its delivery.
     mailing_zone = case.handling_zone_id if case.item.mail_side == "handling" else case.receiving_zone_id

@@ -68,8 +68,19 @@ def get_case(*, db_session: Session, case_no: str, for_update: bool = False) -> 
             stmt = stmt.with_for_update(of=Case)
     case = db_session.scalars(stmt).unique().first()
     if case is None:
-        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+        raise _unknown(case_no)
     return case
+
+
+def _unknown(case_no: str) -> CaseNotFound:
+    """The one answer for a case that does not exist AND for one the caller is not (yet) party to."""
+    return CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+
+
+def require_party(actor: Actor, case: CaseLike, case_no: str) -> None:
+    """Not party → 404 (``rules.is_party``): THE check, for the ORM read and the one-SELECT read alike."""
+    if not is_party(actor, case):
+        raise _unknown(case_no)
 
 
 def visible_case(*, db_session: Session, actor: Actor, case_no: str, for_update: bool = False) -> Case:
@@ -79,8 +90,7 @@ def visible_case(*, db_session: Session, actor: Actor, case_no: str, for_update:
     case one is not (yet) party to answers exactly like an unknown one, so it leaks nothing.
     """
     case = get_case(db_session=db_session, case_no=case_no, for_update=for_update)
-    if not is_party(actor, case):
-        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+    require_party(actor, case, case_no)
     return case
 
 
@@ -175,7 +185,7 @@ def _read(db_session: Session, case_no: str) -> _CaseView:
     stmt = _READ_LOCKED if conn.dialect.name == "postgresql" else _READ
     row = conn.execute(stmt, {"p_case_no": case_no}).first()
     if row is None:
-        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+        raise _unknown(case_no)
     return _CaseView(*row[:13], item=_ItemView(row[13], row[14], row[15] or {}),  # type: ignore[arg-type, misc]
                      locker_slot=row[16])
 
@@ -210,8 +220,7 @@ def apply_event(*, db_session: Session, case_no: str, actor: Actor, event: str, 
 def _check(case: _CaseView, actor: Actor, event: str, version: int | None) -> CaseState:
     """Party, known event, role and zone, state, version — in that order; the next state."""
     case_no = getattr(case, "case_no", "")
-    if not is_party(actor, case):  # not (yet) party: as if the case did not exist (rules.is_party)
-        raise CaseNotFound(f"case {case_no} does not exist", case_no=case_no)
+    require_party(actor, case, case_no)
     if event not in LIFECYCLE_EVENTS:
         raise EventNotAllowed(
             f"unknown event '{event}'; in state '{case.state}' you may send: "

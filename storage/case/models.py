@@ -71,7 +71,7 @@ class Case(Base):
     paused_since: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     #: When the case was first forwarded to the handling zone; from then on that zone is party to it
-    #: (DESIGN §5.5, ``states.transition.rules.is_party``). Never cleared, also not by a return.
+    #: (docs/architecture.md#party, ``states.transition.rules.is_party``). Never cleared, also not by a return.
     forwarded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     #: Last reason given (reject, return, deny, supplement notice), for lists and reports.

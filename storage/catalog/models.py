@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from storage.db import Base
 from storage.zone.models import Zone
 
-#: Per-step targets in working days (DESIGN §3), overridable per item.
+#: Per-step targets in working days (docs/architecture.md#deadlines), overridable per item.
 DEFAULT_STEP_TARGETS: dict[str, int] = {"precheck": 1, "forward": 1, "accept": 1, "mailback": 1}
 
 

@@ -68,14 +68,8 @@ class ObjectNotFound(ObjectStoreError, LookupError):
 class ObjectStore(Protocol):
     """Where scans, packets and result documents live, by key (a relative POSIX-style path)."""
 
-    def put_stream(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        max_bytes: int | None = None,
-        expected_sha256: str | None = None,
-    ) -> StoredObject:
+    def put_stream(self, key: str, stream: BinaryIO, *, max_bytes: int | None = None,
+                   expected_sha256: str | None = None) -> StoredObject:
         """Store ``stream`` under ``key``, hashing as it goes, and verify it after the write."""
         ...
 

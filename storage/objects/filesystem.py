@@ -61,14 +61,8 @@ class FilesystemStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def put_stream(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        max_bytes: int | None = None,
-        expected_sha256: str | None = None,
-    ) -> StoredObject:
+    def put_stream(self, key: str, stream: BinaryIO, *, max_bytes: int | None = None,
+                   expected_sha256: str | None = None) -> StoredObject:
         path = self.path_for(key)
         expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
         fd, tmp_name = self._mkstemp(path.parent)

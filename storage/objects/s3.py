@@ -109,14 +109,8 @@ class S3Store:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def put_stream(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        max_bytes: int | None = None,
-        expected_sha256: str | None = None,
-    ) -> StoredObject:
+    def put_stream(self, key: str, stream: BinaryIO, *, max_bytes: int | None = None,
+                   expected_sha256: str | None = None) -> StoredObject:
         s3_key = self._s3_key(key)
         expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
         self._ensure_bucket()

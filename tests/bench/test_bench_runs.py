@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.__main__ import main
 
-#: Every figure of DESIGN §6, as the report names them (the start of the name).
+#: Every performance target (docs/performance.md), as the report names them (the start of the name).
 FIGURES = (
     "transition (state + audit + outbox)",
     "intake of 5 scanned PDFs",

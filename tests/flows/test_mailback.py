@@ -167,3 +167,23 @@ def test_a_result_altered_in_the_store_fails_fast_and_nothing_is_copied(tb_fs: T
     copy_task = next(t for t in tasks if t.name.startswith("copy_results_task"))
     assert copy_task.state is not None and copy_task.state.is_failed()
     assert copy_task.run_count == 1
+
+
+def test_the_routes_file_decides_who_hears_of_a_result(tb_fs: Tongban, tmp_path: Path) -> None:
+    """`results: [supervisor]`: the notice goes to the receiving zone's supervisors, not the window."""
+    tb = tb_fs
+    routes = tmp_path / "routes-results.json"
+    routes.write_text(json.dumps({"channels": {"bj-window": "json://127.0.0.1:9/window",
+                                               "bj-lead": "json://127.0.0.1:9/lead"},
+                                  "results": ["supervisor"],
+                                  "zones": {"BJ-ETOWN": {"clerk": ["bj-window"], "supervisor": ["bj-lead"]}}}))
+    tb.runtime.settings.notification_routes = routes
+    case_no = prechecked_case(tb)
+    tb.dispatch()
+    decide(tb, case_no, "deny")
+    tb.dispatch()
+    with transaction(tb.runtime.session_factory) as s:
+        heard = s.execute(select(Delivery.recipient, Delivery.dedupe_key).where(
+            Delivery.kind == "result", Delivery.dedupe_key.like(f"%:{case_no}:%"))).all()
+    assert [r.recipient for r in heard] == ["channel:bj-lead"], heard
+    assert heard[0].dedupe_key.startswith("result_decided:")

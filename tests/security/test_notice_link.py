@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from flows.mailback import render_notice
+from notifications.templates import render_result_notice
 from storage.case.models import Case
 from storage.db import transaction
 from tests.app_harness import Tongban
@@ -19,7 +19,7 @@ def test_the_result_notice_links_to_the_case_page_that_opens(tb: Tongban) -> Non
     base = tb.runtime.settings.base_url
     with transaction(tb.runtime.session_factory) as s:
         case = s.scalars(select(Case).where(Case.case_no == case_no)).one()
-        bodies = [render_notice(case, "result_ready_for_pickup", lang=lang, tz="Asia/Shanghai", base_url=base)[1]
+        bodies = [render_result_notice(case, "result_ready_for_pickup", lang=lang, base_url=base)[1]
                   for lang in ("zh-CN", "en")]
     for body in bodies:
         link = next(word for word in body.split() if word.startswith(base.rstrip("/")))

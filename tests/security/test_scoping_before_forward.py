@@ -1,4 +1,4 @@
-"""Issue 10.2 — least privilege for the applicant's data (DESIGN §5.5): the handling zone sees
+"""Issue 10.2 — least privilege for the applicant's data (docs/architecture.md#party): the handling zone sees
 NOTHING of a case until it is forwarded to it.
 
 A Beijing window receives cases that Tianjin will handle. While such a case is still at the counter

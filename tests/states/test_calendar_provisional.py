@@ -11,6 +11,7 @@ import holidays
 import pytest
 from typer.testing import CliRunner
 
+from bench.sample_calendar import AFTER_NEW_YEAR_2027
 from states.calendar import WorkCalendar
 from states.calendar.cli import calendar_app
 from states.calendar.schedule import ScheduleInvalid, parse_schedule
@@ -153,14 +154,8 @@ def test_cli_check_says_provisional_and_why() -> None:
 
 # --- an admin's schedule: what is refused ------------------------------------------------------
 
-#: Test data in the notice's shape, NOT the real 2027 schedule (unpublished when this was written).
-GOOD_HOLIDAYS = """2027-01-01 2027-01-03 元旦
-2027-02-05 2027-02-12 春节
-2027-04-03 2027-04-05 清明节
-2027-05-01 2027-05-05 劳动节
-2027-06-09 端午节
-2027-09-15 中秋节
-2027-10-01 2027-10-07 国庆节"""
+#: Test data (bench/sample_calendar.py) with 元旦 ending on Sun 01-03.
+GOOD_HOLIDAYS = "2027-01-01 2027-01-03 元旦\n" + AFTER_NEW_YEAR_2027
 GOOD_WORKDAYS = "2027-02-20 春节\n2027-10-09 国庆节"
 
 

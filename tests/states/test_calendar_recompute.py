@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from bench.sample_calendar import HOLIDAYS_2027, NOTE
 from states.calendar.recompute import publish
 from states.calendar.schedule import parse_schedule
 from states.reports.service import annual_evaluation
@@ -29,17 +30,8 @@ from tests.sla_support import act, alerts, deadlines, forwarded, local, received
 
 tb_fixture = tb_per_module()
 
-NOTE = "以国务院办公厅公布的节假日安排为准"
-
-#: Test data in the notice's shape, NOT the real 2027 schedule: 元旦 is given Mon 01-04 as well, and
-#: Sat 01-16 is a 调休 working day, so deadlines move both ways.
-SCHEDULE_HOLIDAYS = """2027-01-01 2027-01-04 元旦
-2027-02-05 2027-02-12 春节
-2027-04-03 2027-04-05 清明节
-2027-05-01 2027-05-05 劳动节
-2027-06-09 端午节
-2027-09-15 中秋节
-2027-10-01 2027-10-07 国庆节"""
+#: 元旦 is given Mon 01-04 as well, and Sat 01-16 is a 调休 working day, so deadlines move both ways.
+SCHEDULE_HOLIDAYS = HOLIDAYS_2027
 SCHEDULE_WORKDAYS = "2027-01-16 元旦调休（测试数据）"
 
 

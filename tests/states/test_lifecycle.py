@@ -22,7 +22,7 @@ from web.ui import i18n
 from web.ui.routes import cases as case_page
 
 #: The product design's lifecycle: state → event → next state (``return`` passes through ``returned``).
-DESIGN: dict[str, dict[str, str]] = {
+EXPECTED_MACHINE: dict[str, dict[str, str]] = {
     "received": {"request_supplement": "awaiting_supplement", "reject": "rejected", "precheck_pass": "prechecked",
                  "withdraw": "withdrawn"},
     "awaiting_supplement": {"supplement": "received", "withdraw": "withdrawn"},
@@ -78,11 +78,11 @@ def test_a_new_state_and_a_new_job_kind_are_named_where_they_are_missing() -> No
 
 
 def test_the_machine_is_the_design() -> None:
-    assert {s.value for s in CaseLifecycle.states} == set(DESIGN) == {s.value for s in CaseState}
-    got: dict[str, dict[str, str]] = {s: {} for s in DESIGN}
+    assert {s.value for s in CaseLifecycle.states} == set(EXPECTED_MACHINE) == {s.value for s in CaseState}
+    got: dict[str, dict[str, str]] = {s: {} for s in EXPECTED_MACHINE}
     for (state, event), target in TRANSITIONS.items():
         got[state][event] = target
-    assert got == DESIGN
+    assert got == EXPECTED_MACHINE
 
 
 @pytest.mark.parametrize("state", list(CaseState))

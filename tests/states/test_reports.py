@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from config import Settings
 from documents import pdf_text
-from states.intake.flows import attach_files, receive_case
+from states.intake.receipt import attach_files, receive_case
 from states.intake.schemas import ApplicantIn, ChecklistTick, ReceiveForm
 from states.intake.uploads import Upload
 from states.reports import charts, exports
@@ -210,7 +210,7 @@ def test_counts_by_state_as_receiving_and_as_handling_side(story: Story) -> None
     assert bj.receiving == beijing_window
     assert bj.handling == {"accepted": 1}
     assert tj.receiving == {"accepted": 1}
-    # Tianjin handles all of Beijing's cases, but is party only to those forwarded to it (DESIGN §5.5):
+    # Tianjin handles all of Beijing's cases, but is party only to those forwarded to it (docs/architecture.md#party):
     # not E and F (received), nor H (rejected at the counter); D was forwarded and returned, so it is.
     assert tj.handling == {"closed": 1, "approved": 1, "mailed": 1, "awaiting_supplement": 1}
 
@@ -389,7 +389,7 @@ def test_alert_log_shows_each_alert_with_its_delivery_status(story: Story) -> No
         tj = reports.alert_log(db_session=s, zone_id=story.tj)
     e = story.cases["E"]
     # E's pre-check was due Wed 11-25: Beijing (receiving) hears it is overdue; Tianjin (handling) does
-    # not, as E was never forwarded to it (DESIGN §5.5) — but it hears of B's mail-back, its own step.
+    # not, as E was never forwarded to it (docs/architecture.md#party) — but it hears of B's mail-back, its own step.
     assert ("precheck", "overdue", "receiving") in {(a.step, a.level, a.side) for a in bj if a.case_no == e}
     assert not [a for a in tj if a.case_no == e]
     assert tj and {a.side for a in tj} == {"handling"}

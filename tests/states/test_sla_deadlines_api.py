@@ -30,7 +30,7 @@ def test_a_case_received_in_the_demo_shows_its_deadlines(tb: Tongban) -> None:
     assert at(case["step_due_at"]) == local("2026-11-25 17:30")
     assert (case["time_used_workdays"], case["time_left_workdays"]) == (0, 3)
     assert case["pauses"] == []
-    # The handling side sees nothing before the forward (DESIGN §5.5), then the same deadline.
+    # The handling side sees nothing before the forward (docs/architecture.md#party), then the same deadline.
     assert tb.client.get(f"/api/v1/cases/{case_no}", headers=tb.h("tj_reviewer")).status_code == 404
 
     tb.clock.now = local("2026-11-26 09:00")  # Thursday morning: Wed and Thu counted

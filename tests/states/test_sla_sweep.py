@@ -1,7 +1,7 @@
 """The SLA sweep, as the two windows live it: time passes, warnings come, then overdue, then escalation —
 each once, to both zones, however many sweeps run; a case sent back and coming again is watched again.
 
-"Both zones" means the zones party to the case (DESIGN §5.5): while a case is still at the receiving
+"Both zones" means the zones party to the case (docs/architecture.md#party): while a case is still at the receiving
 counter (never forwarded) the handling zone must not learn of it, so its alerts go to the receiving
 zone only; once forwarded, to both."""
 

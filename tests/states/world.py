@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from config import Settings
-from states.intake.flows import receive_case
+from states.intake.receipt import receive_case
 from states.intake.schemas import ApplicantIn, ChecklistTick, ReceiveForm
 from states.runtime import Runtime
 from states.transition.rules import Actor

@@ -57,7 +57,8 @@ def test_upgrade_backfills_paper_and_the_id_hash(tmp_path: Path, monkeypatch: py
         row("stored_files", id=1, case_id=1, material_id=2, purpose="material", object_key="k")
     upgrade(url)
     with engine.connect() as c:
-        paper = dict(c.execute(sa.text("SELECT id, paper_received FROM materials ORDER BY id")).fetchall())
+        rows = c.execute(sa.text("SELECT id, paper_received FROM materials ORDER BY id")).fetchall()
+        paper: dict[int, bool] = {r[0]: r[1] for r in rows}
         hashed = c.execute(sa.text("SELECT id_number_hash FROM applicants")).scalar_one()
     engine.dispose()
     # ticked without a scan: paper; ticked with a scan: cannot be told apart, left unrecorded; untouched: no

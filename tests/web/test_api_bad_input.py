@@ -1,6 +1,6 @@
 """Bad input at the counter gets a clear 4xx naming the field or the file, and changes nothing
-(DESIGN §5.4): no row in cases, applicants, stored_files, audit_events, outbox_jobs or shipments, and no
-object in the store — also when the database refuses after the files were already stored.
+(docs/architecture.md#bad-input): no row in cases, applicants, stored_files, audit_events, outbox_jobs or
+shipments, and no object in the store — also when the database refuses after the files were already stored.
 """
 
 from __future__ import annotations

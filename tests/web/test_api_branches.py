@@ -148,7 +148,7 @@ def test_withdraw_at_the_applicants_request_until_the_decision(tb: Tongban) -> N
         case_no = made[state][0]
         assert tb.event("bj_clerk", case_no, "withdraw").json()["field"] == "reason"
         refused = tb.event("tj_reviewer", case_no, "withdraw", case(tb, case_no)["version"], reason="x")
-        # Before the forward the handling zone is not party at all (404, DESIGN §5.5); after it, it is
+        # Before the forward the handling zone is not party at all (404, docs/architecture.md#party); after it, it is
         # party but withdrawal is the receiving clerk's (403).
         assert refused.status_code == (403 if state == "under_review" else 404), (state, refused.text)
         c = ok(tb.event("bj_clerk", case_no, "withdraw", reason="申请人申请撤回"))

@@ -1,4 +1,4 @@
-"""Two people acting on one case at once: exactly one wins, the other gets a clear 409 (DESIGN §2).
+"""Two people acting on one case at once: exactly one wins, the other gets a clear 409 (docs/architecture.md#lifecycle).
 
 Real threads send real HTTP requests to the app at the same moment (a barrier releases them
 together); the app runs each in its own worker thread with its own database transaction, so the

@@ -1,6 +1,6 @@
 """Every event from every state, sent by every role of every zone, through the HTTP API.
 
-The expectations are DESIGN §2 written down again here (not imported from the code under test):
+The expectations are docs/architecture.md#lifecycle written down again here (not imported from the code under test):
 which events each state allows, where each leads, and who may send it. For each resting state and
 each user of both zones (clerk, reviewer, supervisor, admin of BJ-ETOWN, the receiving side, and of
 TJ-TEDA, the handling side), every event is sent:
@@ -9,7 +9,7 @@ TJ-TEDA, the handling side), every event is sent:
 - the user may, but the state does not allow it → 409 naming the state and the events this user
   may send now;
 - a user of the handling zone (TJ-TEDA) on a case not yet forwarded to it → 404 for the case and
-  every event, as for a case that does not exist (DESIGN §5.5: it is not party yet);
+  every event, as for a case that does not exist (docs/architecture.md#party: it is not party yet);
 - both → it succeeds and the case is in the next state (each allowed event once per state, by one
   of the users allowed to send it; the case it leaves behind is reused for the next state's probes).
 
@@ -28,23 +28,15 @@ from collections import Counter
 from typing import Any
 
 from tests.app_harness import Tongban
+from tests.states.test_lifecycle import EXPECTED_MACHINE
 from tests.web.drive import USERS, case, cases_in, payload_for
 
-#: DESIGN §2: state → event → next state (``return`` passes through ``returned`` automatically).
+#: docs/architecture.md#lifecycle: state → event → next state as the product design has it (the table of
+#: tests/states/test_lifecycle.py, not the code under test); over the API ``return`` passes through
+#: ``returned`` automatically, so it lands in ``awaiting_supplement``.
 NEXT: dict[str, dict[str, str]] = {
-    "received": {"request_supplement": "awaiting_supplement", "reject": "rejected",
-                 "precheck_pass": "prechecked", "withdraw": "withdrawn"},
-    "awaiting_supplement": {"supplement": "received", "withdraw": "withdrawn"},
-    "prechecked": {"forward": "forwarded", "withdraw": "withdrawn"},
-    "forwarded": {"return": "awaiting_supplement", "accept": "accepted", "withdraw": "withdrawn"},
-    "accepted": {"claim": "under_review", "withdraw": "withdrawn"},
-    "under_review": {"approve": "approved", "deny": "denied", "withdraw": "withdrawn"},
-    "approved": {"mail_result": "mailed", "ready_for_pickup": "awaiting_pickup"},
-    "denied": {"mail_result": "mailed", "ready_for_pickup": "awaiting_pickup"},
-    "mailed": {"deliver": "closed"},
-    "awaiting_pickup": {"deliver": "closed"},
-    "rejected": {}, "closed": {}, "withdrawn": {},
-}
+    state: {event: ("awaiting_supplement" if to == "returned" else to) for event, to in events.items()}
+    for state, events in EXPECTED_MACHINE.items() if state != "returned"}
 #: In the order the matrix walks them: a case an event leaves behind is probed again in its new state.
 ORDER = tuple(NEXT)
 
@@ -62,7 +54,8 @@ def senders(event: str, state: str) -> frozenset[str]:
         return frozenset({"tj_reviewer"})
     if event == "mail_result":
         return frozenset({"tj_clerk", "tj_reviewer"})
-    if event == "deliver":  # DESIGN §2: a clerk (or the courier's confirmation, i.e. the system) confirms it
+    # docs/architecture.md#lifecycle: a clerk (or the courier's confirmation, i.e. the system) confirms it
+    if event == "deliver":
         return frozenset({"bj_clerk"}) if state == "awaiting_pickup" else frozenset({"tj_clerk"})
     return frozenset()  # receive (new cases only), forward and reopen_for_supplement (the system's)
 

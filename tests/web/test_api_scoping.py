@@ -1,4 +1,4 @@
-"""Zone scoping (DESIGN §5.5): a zone that is not party to a case cannot see it, change it, list it
+"""Zone scoping (docs/architecture.md#party): a zone that is not party to a case cannot see it, change it, list it
 or even learn that it exists — every endpoint answers as for a case number that was never issued.
 
 The demo has two zones; a third one (廊坊, HB-LANGFANG) with one user of each role joins here.

@@ -1,4 +1,4 @@
-"""Tamper-evident trail (DESIGN §5.3): change a stored file or an audit row behind the system's
+"""Tamper-evident trail (docs/architecture.md#audit): change a stored file or an audit row behind the system's
 back, and ``GET /verify`` and ``tongban verify CASE_NO`` say so, naming the file or the event.
 
 "Behind the back" means without any tongban code: the file is rewritten on disk (filesystem
@@ -8,6 +8,7 @@ store) or with a plain boto3 ``put_object`` (S3 store); audit rows are changed w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -121,7 +122,7 @@ def test_an_audit_row_deleted_by_sql_breaks_the_chain(tb: Tongban) -> None:
 
 
 def test_a_changed_scan_is_not_forwarded(tb: Tongban) -> None:
-    """The forward step re-checks every hash before it sends anything (DESIGN §5.1)."""
+    """The forward step re-checks every hash before it sends anything (docs/architecture.md#integrity)."""
     case_no = cases_in(tb, {"prechecked": 1})["prechecked"][0]
     f = case(tb, case_no)["files"][0]
     overwrite_object(tb, object_key(tb, f["id"]), make_pdf("swapped after the pre-check"))
@@ -144,3 +145,36 @@ def test_a_case_row_changed_by_hand_is_reported(tb: Tongban) -> None:
     v = tb.client.get(f"/api/v1/cases/{case_no}/verify", headers=tb.h("bj_clerk")).json()
     assert v["ok"] is False
     assert any("state 'approved'" in p and "'received'" in p for p in v["problems"]), v["problems"]
+
+
+def test_verify_all_checks_every_case_and_fails_when_one_was_tampered_with(tb: Tongban) -> None:
+    """`tongban verify --all` in its own process: each tampered case named, a summary, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    untouched = receive(tb)
+    forged = receive(tb, files=[("营业执照.pdf", make_pdf("licence")), ("申请表.pdf", make_pdf("form"))])
+    overwrite_object(tb, object_key(tb, case(tb, forged)["files"][0]["id"]), make_pdf("a forged licence"))
+    s = tb.runtime.settings
+    env = {**os.environ, "TONGBAN_HOME": str(s.home), "TONGBAN_DATABASE_URL": s.resolved_database_url(),
+           "TONGBAN_STORAGE_URL": s.resolved_storage_url()}
+    done = subprocess.run([str(Path(sys.executable).with_name("tongban")), "verify", "--all"], env=env, text=True,
+                          capture_output=True, timeout=600, check=False)
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stdout.strip().splitlines()
+    assert f"{forged}: TAMPERED" in lines and any(f"PROBLEM  {forged}:" in ln and "营业执照.pdf" in ln for ln in lines)
+    assert not any(untouched in ln for ln in lines)  # an intact case is counted, not listed
+    summary = re.fullmatch(r"(\d+) cases verified: (\d+) OK, (\d+) TAMPERED — .*", lines[-1])
+    assert summary is not None, lines[-1]
+    total, ok_count, bad = (int(w) for w in summary.groups())
+    assert total == ok_count + bad and bad >= 1 and ok_count >= 1 and total == case_count(tb)
+
+
+def case_count(tb: Tongban) -> int:
+    from sqlalchemy import text
+
+    from storage.db import transaction
+
+    with transaction(tb.runtime.session_factory) as s:
+        return int(s.execute(text("SELECT count(*) FROM cases")).scalar_one())

@@ -6,7 +6,10 @@ non-zero exit. Each test has its own TONGBAN_HOME (SQLite + filesystem store und
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +203,46 @@ def test_verify_an_unknown_case_is_one_clear_line(home: Path) -> None:
     assert run(home, "db", "upgrade").exit_code == 0
     line = one_error_line(run(home, "verify", "BJETOWN-20261124-99999"))
     assert "BJETOWN-20261124-99999" in line and "does not exist" in line
+
+
+def tongban_process(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `tongban` in its own process, as an administrator starts it."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    environ.update({"TONGBAN_HOME": str(home), **env})
+    return subprocess.run([str(Path(sys.executable).with_name("tongban")), *args], env=environ, text=True,
+                          capture_output=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("variable", "typo", "allowed"), [
+    ("TONGBAN_MODE", "distribted", "embedded, distributed"),
+    ("TONGBAN_CLOSE_OF_BUSINESS", "5pm", "HH:MM"),
+    ("TONGBAN_SLA_DIGEST_AT", "8:30am", "HH:MM"),
+    ("TONGBAN_NOTIFY_LANGUAGE", "zh", "zh-CN, en"),
+    ("TONGBAN_API_DOCS", "publc", "public, login, off"),
+])
+def test_a_misspelt_setting_stops_serve_at_start_with_one_line(home: Path, variable: str, typo: str,
+                                                                allowed: str) -> None:
+    done = tongban_process(home, "serve", "--port", "0", **{variable: typo})
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"error: {variable}=") and allowed in lines[0], lines[0]
+    assert done.stdout == "" and not (home / "tongban.db").exists()  # nothing was started or written
+
+
+def test_every_command_refuses_a_misspelt_setting_before_it_does_anything(home: Path) -> None:
+    for args in (("db", "upgrade"), ("verify", "X-1"), ("sla", "sweep"), ("calendar", "check", "2026-01-05")):
+        done = tongban_process(home, *args, TONGBAN_MODE="distribted")
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.strip() == "error: TONGBAN_MODE='distribted': must be one of embedded, distributed"
+    assert not home.exists()
+    assert tongban_process(home, "db", "upgrade", "--help", TONGBAN_MODE="distribted").returncode == 0
+
+
+def test_verify_all_on_a_database_without_cases_says_so_and_succeeds(home: Path) -> None:
+    assert run(home, "db", "upgrade").exit_code == 0
+    done = tongban_process(home, "verify", "--all")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 cases verified: 0 OK, 0 TAMPERED — 0 audit events, 0 files checked"
+    assert "name one case" in one_error_line(run(home, "verify"))
+    assert "name one case" in one_error_line(run(home, "verify", "--all", "BJETOWN-20261124-00001"))

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from documents import papers as documents
 from states import verify
 from states.identifiers import mask_text
-from states.intake import flows as intake
+from states.intake import receipt as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
 from states.queue import service as queue_service
@@ -24,7 +24,7 @@ from states.transition import service as transitions
 from states.transition.errors import CaseNotFound, PayloadInvalid
 from states.transition.rules import Actor
 from storage.audit import service as audit
-from storage.case.models import Case, StoredFile
+from storage.case.models import StoredFile
 from storage.db import transaction
 from web.api import schemas
 from web.auth import ActorDep, RuntimeDep
@@ -55,11 +55,6 @@ class EventIn(BaseModel):
 #: OpenAPI: the body is one of the events' payload models, discriminated by ``event``.
 _EVENT_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": payloads.openapi_schema()}}}}
-
-
-def _visible_case(runtime: Runtime, s: Any, actor: Actor, case_no: str) -> Case:
-    # Not party (yet): answered as if it did not exist, so case numbers leak nothing (rules.is_party).
-    return transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
 
 
 async def _uploads(form: Any, *, prefix: str = "material_") -> list[Upload]:
@@ -118,7 +113,7 @@ async def receive_case(request: Request, actor: ActorDep,
 
 def _case_out(runtime: Runtime, actor: Actor, case_no: str) -> schemas.CaseOut:
     with transaction(runtime.session_factory) as s:
-        case = _visible_case(runtime, s, actor, case_no)
+        case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         return schemas.case_out(case, runtime.now(), transitions.events_for(actor, case), runtime.clock)
 
 
@@ -167,7 +162,7 @@ def send_event(case_no: str, body: Annotated[dict[str, Any], Body()], actor: Act
         raise PayloadInvalid(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) from exc
     payload = dict(envelope.model_extra or {})
     with transaction(runtime.session_factory) as s:
-        _visible_case(runtime, s, actor, case_no)
+        transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         transitions.apply_event(db_session=s, case_no=case_no, actor=actor, event=envelope.event,
                                 version=envelope.version, payload=payload, now=runtime.now(), clock=runtime.clock)
     runtime.wake_dispatcher()
@@ -195,7 +190,7 @@ async def attach_files(case_no: str, request: Request, actor: ActorDep,
 
 def _stream_file(runtime: Runtime, actor: Actor, case_no: str, pick: Any, *, ours: bool = False) -> StreamingResponse:
     with transaction(runtime.session_factory) as s:
-        case = _visible_case(runtime, s, actor, case_no)
+        case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         f = pick(case)
         if f is None:
             raise CaseNotFound(f"case {case_no} has no such file", case_no=case_no)
@@ -223,7 +218,7 @@ def download_packet(case_no: str, actor: ActorDep,
 def receipt(case_no: str, actor: ActorDep, runtime: RuntimeDep) -> Response:
     """收件回执, printable for the applicant."""
     with transaction(runtime.session_factory) as s:
-        case = _visible_case(runtime, s, actor, case_no)
+        case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         pdf = documents.receipt_pdf(case, tz=runtime.settings.timezone)
     return Response(pdf, media_type="application/pdf", headers=file_headers(f"receipt-{case_no}.pdf"))
 
@@ -233,7 +228,7 @@ def supplement_notice(case_no: str, actor: ActorDep,
                       runtime: RuntimeDep) -> Response:
     """一次性告知书: the latest supplement request, as told to the applicant."""
     with transaction(runtime.session_factory) as s:
-        case = _visible_case(runtime, s, actor, case_no)
+        case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         events = [e for e in audit.list_events(db_session=s, case_id=case.id) if e.event == "request_supplement"]
         if not events:
             raise CaseNotFound(f"case {case_no} has no supplement notice", case_no=case_no)
@@ -248,7 +243,7 @@ def supplement_notice(case_no: str, actor: ActorDep,
 def audit_trail(case_no: str, actor: ActorDep,
                 runtime: RuntimeDep) -> list[schemas.AuditOut]:
     with transaction(runtime.session_factory) as s:
-        case = _visible_case(runtime, s, actor, case_no)
+        case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         return [schemas.audit_out(e) for e in audit.list_events(db_session=s, case_id=case.id)]
 
 
@@ -265,7 +260,7 @@ class VerifyOut(BaseModel):
 def verify_case(case_no: str, actor: ActorDep,
                 runtime: RuntimeDep) -> VerifyOut:
     with transaction(runtime.session_factory) as s:
-        _visible_case(runtime, s, actor, case_no)
+        transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
         r = verify.verify_case(db_session=s, store=runtime.store, case_no=case_no)
         return VerifyOut(ok=r.ok, files_checked=r.files_checked, events_checked=r.events_checked,
                          licences_checked=r.licences_checked, problems=r.problems)

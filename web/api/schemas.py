@@ -1,4 +1,4 @@
-"""What the API shows of a case: PII masked on every field (DESIGN §5.6, issue 10.7).
+"""What the API shows of a case: PII masked on every field (docs/architecture.md#privacy, issue 10.7).
 
 The applicant's ID number and phone are masked (``mask_id`` / ``mask_phone``); every text a person
 typed — the applicant's name, reasons, remarks, notes, file names, audit payloads — goes through the
@@ -18,6 +18,7 @@ from states.calendar import PROVISIONAL_NOTE, UnknownYearError
 from states.identifiers import mask_id, mask_payload, mask_phone, mask_text
 from states.lifecycle import STATE_LABELS
 from states.sla.clock import Clock
+from states.sla.overdue import is_overdue
 from storage.audit.models import AuditEvent
 from storage.case.models import Case, StoredFile
 from storage.licence.models import CaseLicence
@@ -171,7 +172,7 @@ def summary(case: Case, now: datetime) -> dict[str, Any]:
         applicant_id=mask_id(case.applicant.id_number), received_at=case.received_at, due_at=case.due_at,
         step=case.step, step_due_at=case.step_due_at, due_provisional=bool(case.due_provisional),
         step_due_provisional=bool(case.step_due_provisional),
-        overdue=bool(not case.closed and case.step_due_at is not None and case.step_due_at < now),
+        overdue=is_overdue(case, now),
     )
 
 

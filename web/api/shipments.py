@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from flows.mailback import ConfirmationError, record_carrier_confirmation
+from states.shipments.service import ConfirmationError, record_carrier_confirmation
 from states.transition.errors import CaseNotFound, Forbidden, PayloadInvalid
 from states.transition.rules import is_party
 from states.transition.service import get_case

@@ -1,5 +1,5 @@
 """Refusals as a person at the counter reads them: a plain sentence in the page's language, for the
-field it concerns, never a raw field name or the service's English (DESIGN §1: Chinese is the working
+field it concerns, never a raw field name or the service's English (docs/architecture.md#people: Chinese is the working
 language; English only when English is chosen).
 
 The services speak English with a machine-readable field (``PayloadInvalid(field, reason)``,

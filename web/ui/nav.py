@@ -1,4 +1,4 @@
-"""The navigation per role (DESIGN §1). Part of the UI's foundation: pages of other roles add
+"""The navigation per role (docs/architecture.md#people). Part of the UI's foundation: pages of other roles add
 themselves here by href; the first entry of a role is its home page after sign-in."""
 
 from __future__ import annotations

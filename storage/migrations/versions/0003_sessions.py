@@ -2,8 +2,8 @@
 
 ``user_sessions`` lets logout, a password change, a deactivation or "sign out everywhere" end a
 session at once. ``login_throttle`` counts failed sign-ins of names that are no account, so they
-lock out like real ones. ``cases.forwarded_at`` is when the handling zone became party to the case (DESIGN
-§5.5); existing cases get it from their first ``forward`` audit event.
+lock out like real ones. ``cases.forwarded_at`` is when the handling zone became party to the case
+(docs/architecture.md#party); existing cases get it from their first ``forward`` audit event.
 
 Revision ID: 0003_sessions
 Revises: 0002

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from bench.sample_calendar import HOLIDAYS_2027, NOTE
 from states.sla.sweep import sweep
 from storage.catalog.models import Item
 from storage.db import transaction
@@ -25,15 +26,7 @@ from tests.web.ui.conftest import UiServer, api, login
 
 pytestmark = pytest.mark.browser
 
-NOTE = "以国务院办公厅公布的节假日安排为准"
-#: Test data in the notice's shape, NOT the real 2027 schedule: 元旦 is given Mon 01-04 as well.
-HOLIDAYS = """2027-01-01 2027-01-04 元旦
-2027-02-05 2027-02-12 春节
-2027-04-03 2027-04-05 清明节
-2027-05-01 2027-05-05 劳动节
-2027-06-09 端午节
-2027-09-15 中秋节
-2027-10-01 2027-10-07 国庆节"""
+HOLIDAYS = HOLIDAYS_2027
 
 
 def local(text: str) -> datetime:

@@ -21,7 +21,7 @@ from states.adhoc.errors import zh_of
 from states.adhoc.schemas import DecisionIn, MaterialIn, RequestIn
 from states.adhoc.sla import alerts_of
 from states.adhoc.views import view
-from states.intake import flows as intake
+from states.intake import receipt as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
 from states.transition.errors import PayloadInvalid, TransitionError
@@ -166,7 +166,7 @@ def _uploads(form: FormData) -> tuple[list[Upload], dict[str, str]]:
 
 @router.post("/adhoc/{request_id}/receive")
 async def adhoc_receive(request: Request, request_id: int, user: UserDep, form: FormDep) -> Response:
-    """据此收件: the normal intake (``states.intake.flows.receive_case``) with the request's one-off item."""
+    """据此收件: the normal intake (``states.intake.receipt.receive_case``) with the request's one-off item."""
     runtime = runtime_of(request)
     lang = lang_of(request)
     values = {k: str(form.get(k) or "") for k in RECEIVE_FIELDS}

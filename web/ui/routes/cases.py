@@ -23,7 +23,7 @@ from documents.errors import MaterialError
 from licences import service as e_licence
 from states import identifiers
 from states.enums import Form
-from states.intake import flows as intake
+from states.intake import receipt as intake
 from states.intake.uploads import Upload
 from states.lifecycle import EVENTS, STATE_LABELS
 from states.queue import service as queue_service

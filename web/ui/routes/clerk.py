@@ -14,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from documents.errors import MATERIAL_ERROR_STATUS, MaterialError
 from licences import service as e_licence
 from states import identifiers
-from states.intake import flows as intake
+from states.intake import receipt as intake
 from states.intake.schemas import ReceiveForm
 from states.intake.uploads import Upload
 from states.transition.errors import CaseNotFound, PayloadInvalid, TransitionError

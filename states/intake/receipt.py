@@ -1,7 +1,9 @@
 """Receiving a case and attaching files: check, store, then ONE transaction; undo the store on failure.
 
 A receipt is confirmed only after every file is durably stored (put + read-back hash); when the
-database refuses, the stored objects are removed again, so bad input leaves nothing behind.
+database refuses, the stored objects are removed again, so bad input leaves nothing behind. Not a
+Prefect flow: the orchestration of one receipt around the plain functions of ``service.py`` (which
+never commit), so these own their transactions.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def check_may_attach(*, session_factory: sessionmaker[Session], actor: Actor, ca
     to this case (not party: as if it did not exist; party without the role: 403). Called before the
     body is read, so an upload nobody may make is not read at all; :func:`attach_files` checks again."""
     with transaction(session_factory) as s:
-        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party: as if it did not exist
+        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party → 404 (transitions.require_party)
         for role, side, _states in ATTACH_RULES.values():
             zone_id = case.receiving_zone_id if side == "receiving" else case.handling_zone_id
             if actor.role == role and actor.zone_id == zone_id:
@@ -109,7 +111,7 @@ def attach_files(*, session_factory: sessionmaker[Session], store: ObjectStore, 
         raise PayloadInvalid("files", "no file was sent")
     role, side, states = ATTACH_RULES[purpose]
     with transaction(session_factory) as s:
-        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party: as if it did not exist
+        case = visible_case(db_session=s, actor=actor, case_no=case_no)  # not party → 404 (transitions.require_party)
         zone_id = case.receiving_zone_id if side == "receiving" else case.handling_zone_id
         if actor.role != role or actor.zone_id != zone_id:
             raise Forbidden(f"only a {role} of the {side} zone may attach {purpose} files")
