@@ -70,3 +70,9 @@ for _key, _text in ZH.items():
     i18n.ZH.setdefault(_key, _text)
 for _key, _text in EN.items():
     i18n.EN.setdefault(_key, _text)
+
+# The kiosk's audit events, as the case page's history names them.
+i18n.EVENT_LABELS_ZH.setdefault("kiosk_locker", "自助机收件 · 材料投入智能流转柜")
+i18n.EVENT_LABELS_ZH.setdefault("locker_confirm", "从智能流转柜取件确认")
+i18n.EVENT_LABELS_EN.setdefault("kiosk_locker", "received at a kiosk · paper in the smart locker")
+i18n.EVENT_LABELS_EN.setdefault("locker_confirm", "paper collected from the smart locker")

@@ -58,7 +58,8 @@ def audit_detail(payload: dict[str, Any], name_of: Callable[[str], str] | None =
     parts: list[str] = []
     if name_of is not None and payload.get("assignee"):
         payload = {**payload, "assignee": name_of(str(payload["assignee"]))}
-    for key in ("reason", "note", "carrier", "tracking_no", "assignee", "item", "signed_on", "signatory"):
+    for key in ("reason", "note", "carrier", "tracking_no", "assignee", "item", "signed_on", "signatory",
+                "terminal", "slot"):
         if payload.get(key):
             parts.append(str(payload[key]))
     originals = payload.get("originals")

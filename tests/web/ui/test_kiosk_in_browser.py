@@ -229,6 +229,8 @@ def test_an_applicant_is_served_at_the_kiosk_and_a_clerk_confirms_the_locker_pap
         row.get_by_role("button", name="确认已取件").click()
         expect(clerk).to_have_url(re.compile(rf"/ui/cases/{case_no}$"))
         expect(clerk.locator(".flashes")).to_contain_text(f"已从 {slot} 号柜格取出")
+        expect(clerk.locator("body")).to_contain_text("自助机收件 · 材料投入智能流转柜")  # the history says how
+        expect(clerk.locator("body")).to_contain_text("从智能流转柜取件确认")
         clerk.locator("#precheck-form").get_by_role("button", name="预审通过").click()
         expect(clerk.locator(".flashes")).to_contain_text("预审通过")
     finally:
