@@ -183,6 +183,10 @@ def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int
 
 def forward_plain(runtime: Runtime, case_no: str) -> bool:
     """The same steps without Prefect: the baseline the benchmark compares the flow against."""
+    from federation.flows import hosted_by_peer, transfer_plain
+
+    if hosted_by_peer(runtime, case_no):
+        return transfer_plain(runtime, case_no)
     p = plan(runtime, case_no)
     if p is None:
         return False
@@ -194,6 +198,13 @@ def forward_plain(runtime: Runtime, case_no: str) -> bool:
 
 
 # --- the Prefect flow: the same steps as tasks, retries declared next to them --------------------
+
+@task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
+def hosted_by_peer_task(case_no: str) -> bool:
+    from federation.flows import hosted_by_peer
+
+    return hosted_by_peer(current(), case_no)
+
 
 @task(retries=TASK_RETRIES, retry_delay_seconds=TASK_RETRY_DELAYS, retry_condition_fn=transient_only)
 def plan_task(case_no: str) -> ForwardPlan | None:
@@ -228,6 +239,10 @@ def record_forward_task(p: ForwardPlan, packet: tuple[str, int, int, str, int]) 
 @flow(name="forward-case", log_prints=True)
 def forward_case(case_no: str) -> bool:
     """转递: build the packet, copy to the handling zone, verify every hash there, then forward."""
+    if hosted_by_peer_task(case_no):  # the handling zone runs its own tongban: a signed transfer
+        from federation.flows import transfer_case
+
+        return transfer_case(case_no)
     p = plan_task(case_no)
     if p is None:
         return False

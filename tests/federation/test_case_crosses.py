@@ -1,0 +1,42 @@
+"""A case received in zone A and decided in zone B, each on its own tongban: the whole story."""
+
+from __future__ import annotations
+
+from tests.app_harness import TRACKING
+from tests.federation.conftest import Pair
+
+
+def test_case_received_in_a_is_decided_in_b_and_delivered_in_a(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    case = a.receive()
+    no = case["case_no"]
+    a.event("bj_clerk", no, "precheck_pass")
+    forwarded = a.wait_state(no, "bj_clerk", "forwarded")
+    # B has its own mirrored case, with its own number, linked to A's, forwarded to TJ-TEDA.
+    queue = b.api("GET", "/api/v1/cases", "tj_reviewer").json()
+    mirrors = [c for c in (queue["cases"] if isinstance(queue, dict) else queue) if c["case_no"] != no]
+    assert mirrors, queue
+    mirror_no = mirrors[0]["case_no"]
+    assert mirror_no.startswith("TJTEDA-")
+    mirror = b.wait_state(mirror_no, "tj_reviewer", "forwarded")
+    assert mirror["due_at"] == forwarded["due_at"]  # one clock: the origin's promised deadline
+
+    b.event("tj_reviewer", mirror_no, "accept")
+    b.event("tj_reviewer", mirror_no, "claim")
+    result_id = b.upload_result("tj_reviewer", mirror_no)
+    b.event("tj_reviewer", mirror_no, "approve", result_file_id=result_id)
+    a.wait_state(no, "bj_clerk", "approved")
+    b.wait_state(mirror_no, "tj_reviewer", "approved")
+    # The deciding zone mails the result (the item's mail side) and confirms its delivery.
+    b.event("tj_reviewer", mirror_no, "mail_result", carrier="EMS", tracking_no=TRACKING)
+    a.wait_state(no, "bj_clerk", "mailed")
+    b.event("tj_clerk", mirror_no, "deliver", signatory="张三")
+    a.wait_state(no, "bj_clerk", "closed")
+    b.wait_state(mirror_no, "tj_reviewer", "closed")
+
+    out_a = a.cli("verify", no)
+    assert "OK" in out_a.stdout and "peer receipts checked" in out_a.stdout, out_a.stdout
+    assert "OK" in b.cli("verify", mirror_no).stdout
+    agree = a.cli("federation", "verify", no)
+    assert "AGREE" in agree.stdout, agree.stdout
+    assert "AGREE" in b.cli("federation", "verify", mirror_no).stdout
