@@ -212,3 +212,51 @@ def health(*, db_session: Session) -> list[PeerHealth]:
                               [keys.short(k.key_id) for k in peer.keys], peer.last_contact_at, waiting, oldest,
                               failed, sum(by_code.values()), by_code))
     return out
+
+
+# --- what the case page shows --------------------------------------------------------------------------
+
+@dataclass
+class TransferLine:
+    """One message of a shared case as the case page lists it (发送 / 已回执 / 等待 / 失败)."""
+
+    message_id: str
+    direction: str
+    type: str
+    event: str
+    seq: int
+    status: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    #: The peer that signed the receipt, its key's fingerprint (short form), the files it confirmed.
+    receipt_by: str
+    receipt_key: str
+    verified_files: int
+    last_error: str
+    attempts: int
+
+
+@dataclass
+class CaseFederation:
+    peer_id: str
+    peer_name: str
+    role: str
+    case_ref: str
+    remote_case_no: str
+    messages: list[TransferLine]
+
+
+def case_federation(*, db_session: Session, case_id: int) -> CaseFederation | None:
+    link = link_of_case(db_session=db_session, case_id=case_id)
+    if link is None:
+        return None
+    peer = get_peer(db_session=db_session, peer_id=link.peer_id)
+    lines = []
+    for m in messages_of_case(db_session=db_session, case_id=case_id):
+        signed = (m.receipt or {}).get("signed") or {}
+        lines.append(TransferLine(
+            m.message_id, m.direction, m.type, m.event, m.seq, m.status, m.created_at, m.acknowledged_at,
+            str(signed.get("sender", "")), keys.short(str(signed["key_id"])) if signed.get("key_id") else "",
+            len(signed.get("verified", [])), m.last_error, m.attempts))
+    return CaseFederation(link.peer_id, peer.display_name if peer else link.peer_id, link.role, link.case_ref,
+                          link.remote_case_no, lines)

@@ -21,6 +21,7 @@ from federation.envelope import Refused
 from federation.transfer import identity, identity_document
 from states.runtime import Runtime
 from storage.db import transaction
+from web.auth import ActorDep
 
 router = APIRouter(prefix="/federation/v1", tags=["federation"])
 
@@ -99,16 +100,17 @@ async def put_blob(request: Request, sha256: str, offset: int = Query(..., ge=0)
                    x_tongban_token: str | None = Header(None)) -> Any:
     """One chunk at ``offset``; its SHA-256 is a claim of the signed token (a flipped byte is refused)."""
     runtime = _runtime(request)
+    sender = ""
     try:
         _federated(runtime)
         from federation.envelope import parse_token
 
         claims = parse_token(x_tongban_token or "")[0] if x_tongban_token else {}
-        chunk_sha = str(claims.get("chunk_sha256", ""))
+        chunk_sha, sender = str(claims.get("chunk_sha256", "")), str(claims.get("sender", ""))
         await run_in_threadpool(_blob_peer, runtime, x_tongban_token, _sha(sha256), offset=offset, size=size,
                                 chunk_sha256=chunk_sha)
     except Refused as exc:
-        return await run_in_threadpool(_refusal, runtime, exc)
+        return await run_in_threadpool(_refusal, runtime, exc, sender)
     spool = receive.chunk_spool(runtime, sha256)
     h, n = hashlib.sha256(), 0
     with spool.open("wb") as out:  # streamed to disk as it arrives: bounded memory whatever the size
@@ -120,7 +122,7 @@ async def put_blob(request: Request, sha256: str, offset: int = Query(..., ge=0)
         return await run_in_threadpool(receive.put_chunk, runtime, sha256, offset, size, chunk_sha, spool,
                                        h.hexdigest(), n)
     except Refused as exc:
-        return await run_in_threadpool(_refusal, runtime, exc)
+        return await run_in_threadpool(_refusal, runtime, exc, sender)
 
 
 @router.get("/cases/{case_ref}/head")
@@ -134,3 +136,27 @@ def get_head(request: Request, case_ref: str, x_tongban_token: str | None = Head
             return receive.chain_head(runtime, peer, s, case_ref)
     except Refused as exc:
         return _refusal(runtime, exc)
+
+
+# --- for the zone's own users: the transfer of a case (the case page, the API) --------------------------
+
+case_router = APIRouter(prefix="/api/v1", tags=["federation"])
+
+
+@case_router.get("/cases/{case_no}/federation")
+def case_transfer(case_no: str, request: Request, actor: ActorDep) -> Any:
+    """The case's transfer to or from a peer deployment: messages, receipts (who, when, key), failures."""
+    from dataclasses import asdict
+
+    from federation import service as peers
+    from states.transition import service as transitions
+    from states.transition.errors import CaseNotFound
+
+    runtime = _runtime(request)
+    with transaction(runtime.session_factory) as s:
+        try:
+            case = transitions.visible_case(db_session=s, actor=actor, case_no=case_no)
+        except CaseNotFound:
+            return JSONResponse({"detail": f"case {case_no} does not exist"}, status_code=404)
+        info = peers.case_federation(db_session=s, case_id=case.id)
+        return {"shared": info is not None, **(asdict(info) if info else {})}

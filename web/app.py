@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from federation import views as federation_views  # /federation/v1: peer deployments (docs/federation.md)
 
     app.include_router(federation_views.router)
+    app.include_router(federation_views.case_router)
     if runtime.settings.federation_id:  # the signing key is made on first start (0600, outside the database)
         from federation.transfer import identity
 

@@ -6,6 +6,7 @@ Both use the session's one Prefect server (no temporary server per process)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -42,15 +43,19 @@ def pair(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str, s3_serv
         extra={**extra, **servers.s3_credentials_env()}))
     proxy = FlipProxy(b.port)
     try:
-        for d in (a, b):
-            d.prepare()
-        # Pairing, as two zones' operators do it: each registers the other's public key.
-        a.cli("peer", "add", "TJ", "--url", proxy.base, "--zones", "TJ-TEDA", "--public-key", b.public_key,
-              "--name", "天津经开区通办")
-        b.cli("peer", "add", "BJ", "--url", a.base, "--zones", "BJ-ETOWN", "--public-key", a.public_key,
-              "--name", "北京经开区通办")
-        a.start()
-        b.start()
+        # Both deployments side by side (each CLI call is a process start on a loaded machine).
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(Deployment.prepare, (a, b)))
+            # Pairing, as two zones' operators do it: each registers the other's public key.
+            pairing = [
+                pool.submit(a.cli, "peer", "add", "TJ", "--url", proxy.base, "--zones", "TJ-TEDA",
+                            "--public-key", b.public_key, "--name", "天津经开区通办"),
+                pool.submit(b.cli, "peer", "add", "BJ", "--url", a.base, "--zones", "BJ-ETOWN",
+                            "--public-key", a.public_key, "--name", "北京经开区通办"),
+            ]
+            for f in pairing:
+                f.result()
+            list(pool.map(Deployment.start, (a, b)))
         yield Pair(a, b, proxy)
     finally:
         for d in (a, b):

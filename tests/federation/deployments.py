@@ -8,6 +8,7 @@ byte in the body of the next blob upload, or calls back when a number of upload 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -64,7 +65,6 @@ class Deployment:
 
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.cli("db", "upgrade")
         users = json.loads(self.cli("seed", "demo", "--json").stdout)
         self.tokens = {u["username"]: u["token"] for u in users}
         ident = json.loads(self.cli("federation", "init", "--json").stdout)
@@ -148,6 +148,11 @@ class Deployment:
         r = self.api("POST", f"/api/v1/cases/{case_no}/events", user, json={"event": event, "version": version,
                                                                           **payload})
         assert r.status_code == 200, f"{event} on {self.name}: {r.status_code} {r.text}"
+        return r.json()  # type: ignore[no-any-return]
+
+    def transfer(self, case_no: str, user: str) -> dict[str, Any]:
+        r = self.api("GET", f"/api/v1/cases/{case_no}/federation", user)
+        assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
 
     def upload_result(self, user: str, case_no: str) -> int:
@@ -273,8 +278,6 @@ class FlipProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()

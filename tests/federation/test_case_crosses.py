@@ -13,11 +13,13 @@ def test_case_received_in_a_is_decided_in_b_and_delivered_in_a(pair: Pair) -> No
     a.event("bj_clerk", no, "precheck_pass")
     forwarded = a.wait_state(no, "bj_clerk", "forwarded")
     # B has its own mirrored case, with its own number, linked to A's, forwarded to TJ-TEDA.
-    queue = b.api("GET", "/api/v1/cases", "tj_reviewer").json()
-    mirrors = [c for c in (queue["cases"] if isinstance(queue, dict) else queue) if c["case_no"] != no]
-    assert mirrors, queue
-    mirror_no = mirrors[0]["case_no"]
-    assert mirror_no.startswith("TJTEDA-")
+    sent = a.transfer(no, "bj_clerk")
+    assert sent["shared"] and sent["role"] == "origin" and sent["peer_id"] == "TJ"
+    transfer = sent["messages"][0]
+    assert transfer["type"] == "transfer" and transfer["status"] == "acknowledged"
+    assert transfer["receipt_by"] == "TJ" and transfer["verified_files"] == 4  # 2 scans, packet, manifest
+    mirror_no = sent["remote_case_no"]
+    assert mirror_no.startswith("TJTEDA-") and mirror_no != no
     mirror = b.wait_state(mirror_no, "tj_reviewer", "forwarded")
     assert mirror["due_at"] == forwarded["due_at"]  # one clock: the origin's promised deadline
 

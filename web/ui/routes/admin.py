@@ -50,7 +50,7 @@ MIN_PASSWORD = 8
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SECTIONS = [("adm.users", "/ui/admin"), ("adm.zones", "/ui/admin/zones"), ("adm.items", "/ui/admin/items"),
             ("adm.report", "/ui/admin/catalog-report"), ("adm.routes", "/ui/admin/routes"),
-            ("adm.calendar", "/ui/admin/calendar")]
+            ("adm.calendar", "/ui/admin/calendar"), ("adm.peers", "/ui/admin/peers")]
 
 
 def _t(request: Request, key: str, **params: Any) -> str:
