@@ -47,12 +47,14 @@ def upload(ident: keys.Identity, to: Deployment, recipient: str, data: bytes, tm
 
 
 def transfer_message(ident: keys.Identity, to: Deployment, recipient: str, tmp: Path, *, case_ref: str | None = None,
-                     created_at: datetime | None = None, seq: int = 1) -> Message:
-    """A transfer of a new case of QY-001 (TJ-TEDA), every material on paper, one scan."""
+                     created_at: datetime | None = None, seq: int = 1,
+                     uploader: keys.Identity | None = None) -> Message:
+    """A transfer of a new case of QY-001 (TJ-TEDA), every material on paper, one scan (its blobs uploaded
+    by ``uploader``, by default the signer)."""
     scan = make_pdf(f"扫描件 {uuid.uuid4().hex[:6]}")
     packet = make_pdf("材料包", 2) + os.urandom(8)
     manifest = b'{"crafted": true, "n": "' + uuid.uuid4().hex.encode() + b'"}'
-    blobs = [upload(ident, to, recipient, x, tmp) for x in (scan, packet, manifest)]
+    blobs = [upload(uploader or ident, to, recipient, x, tmp) for x in (scan, packet, manifest)]
     now = datetime.now(UTC)
     case_ref = case_ref or f"BJETOWN-{now:%Y%m%d}-9{uuid.uuid4().int % 10**4:04d}"
     body = {

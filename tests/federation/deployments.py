@@ -111,6 +111,10 @@ class Deployment:
 
     # --- the API, as a clerk or reviewer uses it ---------------------------------------------------
 
+    def public_fingerprint(self) -> str:
+        """The fingerprint of the key this deployment signs with now (after a rotation: the new one)."""
+        return str(json.loads(self.cli("federation", "init", "--json").stdout)["fingerprint"])
+
     def h(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 

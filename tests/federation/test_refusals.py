@@ -33,7 +33,7 @@ def test_message_signed_by_an_unknown_key_is_refused_and_changes_nothing(pair: P
     b = pair.b
     before, count = refusals(b, "BJ").get("unknown_key", 0), case_count(b, "tj_reviewer")
     forged = stranger(tmp_path, "BJ")  # says it is BJ, signs with a key BJ never had
-    r = post(b, transfer_message(forged, b, "TJ", tmp_path))
+    r = post(b, transfer_message(forged, b, "TJ", tmp_path, uploader=identity_of(pair.a)))
     assert r.status_code == 401 and r.json()["refused"] == "unknown_key", r.text
     assert r.json()["detail_zh"] == "未知签名密钥"
     assert refusals(b, "BJ")["unknown_key"] == before + 1
