@@ -149,6 +149,38 @@ def peer_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                    f"{r.last_contact_at.isoformat() if r.last_contact_at else 'never'}")
 
 
+@peer_app.command("import-catalog")
+def peer_import_catalog(peer_id: str) -> None:
+    """Fetch the peer's signed catalog (the items of the zones it hosts) and import it."""
+    from federation import service as peers
+    from federation.catalog import import_catalog
+    from federation.envelope import Refused
+    from federation.transfer import _call
+    from storage.db import transaction
+    from web.cli import _runtime
+
+    rt = _runtime()
+    with transaction(rt.session_factory) as s:
+        peer = peers.get_peer(db_session=s, peer_id=peer_id)
+        if peer is None:
+            raise _fail(f"peer id: no peer {peer_id!r}")
+        base = peer.base_url
+    try:
+        document = _call("GET", f"{base}/federation/v1/catalog")
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(f"cannot fetch {base}/federation/v1/catalog: {exc}") from exc
+    try:
+        with transaction(rt.session_factory) as s:
+            peer = peers.get_peer(db_session=s, peer_id=peer_id)
+            assert peer is not None
+            items = import_catalog(db_session=s, peer=peer, document=document)
+            line = f"imported {len(items)} items of {peer_id}: " + ", ".join(
+                sorted({f"{i.zone.code}/{i.code}" for i in items})[:10]) + (" …" if len(items) > 10 else "")
+    except Refused as exc:
+        raise _fail(f"{exc.code.value}: {exc.detail}") from exc
+    typer.echo(line)
+
+
 @peer_app.command("remove")
 def peer_remove(peer_id: str) -> None:
     """Forget a peer (its keys stop verifying at once)."""

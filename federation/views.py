@@ -63,6 +63,20 @@ def get_identity(request: Request) -> Any:
     return identity_document(identity(runtime.settings))
 
 
+@router.get("/catalog")
+def get_catalog(request: Request) -> Any:
+    """The items of the zones this deployment hosts, signed (catalog exchange)."""
+    from federation.catalog import published
+
+    runtime = _runtime(request)
+    try:
+        _federated(runtime)
+    except Refused as exc:
+        return JSONResponse(exc.as_json(), status_code=exc.status)
+    with transaction(runtime.session_factory) as s:
+        return published(db_session=s, ident=identity(runtime.settings))
+
+
 @router.post("/messages")
 async def post_message(request: Request) -> Any:
     runtime = _runtime(request)
