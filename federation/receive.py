@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -133,9 +134,24 @@ def _part(runtime: Runtime, sha256: str) -> Path:
 def blob_status(runtime: Runtime, sha256: str, size: int | None) -> dict[str, Any]:
     if runtime.store.exists(BLOB_PREFIX + sha256):
         return {"sha256": sha256, "received": runtime.store.size(BLOB_PREFIX + sha256), "complete": True}
-    part = _part(runtime, sha256)
-    return {"sha256": sha256, "received": part.stat().st_size if part.exists() else 0, "complete": False,
-            "size": size}
+    return {"sha256": sha256, "received": verified_length(runtime, sha256), "complete": False, "size": size}
+
+
+def verified_length(runtime: Runtime, sha256: str) -> int:
+    """Bytes of the part file whose chunks passed their hash (a sidecar file: a crash mid-chunk leaves an
+    unverified tail, which the next chunk at this offset cuts off)."""
+    ok = _part(runtime, sha256).with_suffix(".ok")
+    try:
+        return int(ok.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _set_verified(runtime: Runtime, sha256: str, n: int) -> None:
+    ok = _part(runtime, sha256).with_suffix(".ok")
+    tmp = ok.with_suffix(".ok.tmp")
+    tmp.write_text(str(n))
+    tmp.replace(ok)
 
 
 def _file_sha256(path: Path) -> str:
@@ -146,43 +162,55 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def chunk_spool(runtime: Runtime, sha256: str) -> Path:
-    """Where one arriving chunk is spooled (next to the part) before its hash is known."""
-    import uuid
+#: sha256 → (bytes hashed so far, running hash) of the blobs this process is receiving: the whole blob
+#: is not read again when its last chunk arrives. After a restart the part file is hashed once instead.
+_RUNNING: dict[str, tuple[int, Any]] = {}
+_RUNNING_LOCK = threading.Lock()
 
-    return _part(runtime, sha256).with_suffix(f".{uuid.uuid4().hex}.chunk")
+
+def running_hash(sha256: str, offset: int) -> Any:
+    """A copy of the blob's running hash if it covers exactly the bytes before ``offset`` (else None)."""
+    with _RUNNING_LOCK:
+        if offset == 0:
+            return hashlib.sha256()
+        entry = _RUNNING.get(sha256)
+        return entry[1].copy() if entry is not None and entry[0] == offset else None
 
 
-def put_chunk(runtime: Runtime, sha256: str, offset: int, size: int, chunk_sha256: str, spool: Path,
-              spooled_sha256: str, n: int) -> dict[str, Any]:
-    """Append one spooled chunk if its hash is the one the signed token named; check the whole when complete.
+def part_path(runtime: Runtime, sha256: str) -> Path:
+    return _part(runtime, sha256)
 
-    The request body was spooled to ``spool`` as it streamed in (never held whole in memory).
-    """
-    try:
-        status = blob_status(runtime, sha256, size)
-        if status["complete"]:
-            return status
-        part = _part(runtime, sha256)
-        if offset != status["received"]:
-            raise Refused(Refusal.bad_offset, f"the blob has {status['received']} bytes here; send from there",
-                          status=409)
-        if spooled_sha256 != chunk_sha256 or offset + n > size:
-            raise Refused(Refusal.chunk_hash_mismatch, f"chunk at {offset} ({n} bytes) does not match its SHA-256")
-        with part.open("ab") as out, spool.open("rb") as inp:
-            while piece := inp.read(1 << 20):
-                out.write(piece)
-    finally:
-        spool.unlink(missing_ok=True)
-    received = offset + n
+
+def truncate(runtime: Runtime, sha256: str, offset: int) -> None:
+    """A refused chunk is taken back: the part file ends where it ended before."""
+    part = _part(runtime, sha256)
+    if part.exists():
+        with part.open("r+b") as fh:
+            fh.truncate(offset)
+
+
+def chunk_appended(runtime: Runtime, sha256: str, size: int, received: int, running: Any) -> dict[str, Any]:
+    """After a chunk was appended in place (its own hash checked): done, or the whole blob checked and stored."""
+    with _RUNNING_LOCK:
+        if running is not None:
+            _RUNNING[sha256] = (received, running)
+        else:
+            _RUNNING.pop(sha256, None)
+    _set_verified(runtime, sha256, received)
     if received < size:
         return {"sha256": sha256, "received": received, "complete": False}
-    if _file_sha256(part) != sha256:
+    with _RUNNING_LOCK:
+        _RUNNING.pop(sha256, None)
+    part = _part(runtime, sha256)
+    whole = running.hexdigest() if running is not None else _file_sha256(part)
+    if whole != sha256:
         part.unlink(missing_ok=True)
+        part.with_suffix(".ok").unlink(missing_ok=True)
         raise Refused(Refusal.blob_hash_mismatch, "the whole blob does not match its SHA-256; send it again")
     with part.open("rb") as fh:
         runtime.store.put_stream(BLOB_PREFIX + sha256, fh, expected_sha256=sha256)
     part.unlink(missing_ok=True)
+    part.with_suffix(".ok").unlink(missing_ok=True)
     return {"sha256": sha256, "received": size, "complete": True}
 
 

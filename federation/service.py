@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -148,7 +148,10 @@ def learn_keys(*, db_session: Session, peer: Peer, document: dict[str, Any]) -> 
 
 
 def touch(peer: Peer, now: datetime) -> None:
-    peer.last_contact_at = now
+    """Last contact, to the half minute: a chunk upload does not cost a database write (and fsync) each."""
+    last = peer.last_contact_at
+    if last is None or now - last > timedelta(seconds=30) or now < last:
+        peer.last_contact_at = now
 
 
 # --- refusals ----------------------------------------------------------------------------------------

@@ -119,10 +119,20 @@ def _answer(resp: httpx.Response) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
+_SHARED: httpx.Client | None = None
+
+
+def _shared() -> httpx.Client:
+    """One client per process: its connections are reused (a new client per request costs an SSL context)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = _client()
+    return _SHARED
+
+
 def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     try:
-        with _client() as c:
-            return _answer(c.request(method, url, **kwargs))
+        return _answer(_shared().request(method, url, **kwargs))
     except httpx.TransportError as exc:
         raise PeerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 

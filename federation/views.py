@@ -125,16 +125,35 @@ async def put_blob(request: Request, sha256: str, offset: int = Query(..., ge=0)
                                 chunk_sha256=chunk_sha)
     except Refused as exc:
         return await run_in_threadpool(_refusal, runtime, exc, sender)
-    spool = receive.chunk_spool(runtime, sha256)
-    h, n = hashlib.sha256(), 0
-    with spool.open("wb") as out:  # streamed to disk as it arrives: bounded memory whatever the size
+    try:
+        status = await run_in_threadpool(receive.blob_status, runtime, sha256, size)
+        if status["complete"]:
+            return status
+        if offset != status["received"]:
+            raise Refused(Refusal.bad_offset, f"the blob has {status['received']} bytes here; send from there",
+                          status=409)
+    except Refused as exc:
+        return await run_in_threadpool(_refusal, runtime, exc, sender)
+    # Appended in place as it streams in (bounded memory whatever the size), hashed twice on the way: the
+    # chunk's own hash (the signed token names it) and the blob's running hash. A bad chunk is cut off again.
+    running = receive.running_hash(sha256, offset)
+    await run_in_threadpool(receive.truncate, runtime, sha256, offset)  # an unverified tail a crash left
+    h, n, too_long = hashlib.sha256(), 0, False
+    with receive.part_path(runtime, sha256).open("ab") as out:
         async for piece in request.stream():
             h.update(piece)
             n += len(piece)
+            if offset + n > size:
+                too_long = True
+                break
             out.write(piece)
+            if running is not None:
+                running.update(piece)
     try:
-        return await run_in_threadpool(receive.put_chunk, runtime, sha256, offset, size, chunk_sha, spool,
-                                       h.hexdigest(), n)
+        if too_long or h.hexdigest() != chunk_sha:
+            await run_in_threadpool(receive.truncate, runtime, sha256, offset)
+            raise Refused(Refusal.chunk_hash_mismatch, f"chunk at {offset} ({n} bytes) does not match its SHA-256")
+        return await run_in_threadpool(receive.chunk_appended, runtime, sha256, size, offset + n, running)
     except Refused as exc:
         return await run_in_threadpool(_refusal, runtime, exc, sender)
 
