@@ -42,3 +42,17 @@ def test_case_received_in_a_is_decided_in_b_and_delivered_in_a(pair: Pair) -> No
     agree = a.cli("federation", "verify", no)
     assert "AGREE" in agree.stdout, agree.stdout
     assert "AGREE" in b.cli("federation", "verify", mirror_no).stdout
+
+
+def test_return_in_b_pauses_the_clock_in_a_with_the_reason(pair: Pair) -> None:
+    """退回 with reasons crosses back: A's case awaits a supplement, its overall clock paused, the reason shown."""
+    a, b = pair.a, pair.b
+    no = a.receive()["case_no"]
+    a.event("bj_clerk", no, "precheck_pass")
+    a.wait_state(no, "bj_clerk", "forwarded")
+    mirror_no = a.transfer(no, "bj_clerk")["remote_case_no"]
+    b.event("tj_reviewer", mirror_no, "return", reason="营业执照复印件不清晰")
+    back = a.wait_state(no, "bj_clerk", "awaiting_supplement")
+    assert back["paused_since"] is not None and back["last_reason"] == "营业执照复印件不清晰"
+    mirror = b.case(mirror_no, "tj_reviewer")
+    assert mirror["state"] == "awaiting_supplement" and mirror["paused_since"] is not None

@@ -74,6 +74,8 @@ EN: dict[str, str] = {
     "fed.identity": "This deployment: {id}, current key {fp}",
     "fed.not_federated": "Federation is not enabled here (TONGBAN_FEDERATION_ID unset).",
 }
+ZH["fed.refusal.PeerUnavailable"] = "对端系统暂时无法连接，将自动重试"
+EN["fed.refusal.PeerUnavailable"] = "peer unreachable; retried automatically"
 for code, zh in REFUSAL_ZH.items():
     ZH[f"fed.refusal.{code}"] = zh
     EN[f"fed.refusal.{code}"] = code.replace("_", " ")
