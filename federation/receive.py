@@ -325,6 +325,57 @@ def _apply_transfer(s: Session, runtime: Runtime, peer: Peer, msg: Message, now:
     return case
 
 
+def _apply_retransfer(s: Session, runtime: Runtime, peer: Peer, link: CaseLink, msg: Message, now: datetime) -> Case:
+    """The case comes again after a return (退回 → 补正 at the origin → pre-checked → sent again): the mirror
+    takes the supplement, the new files, the new packet, and is forwarded again — through the transition service."""
+    body = msg.body
+    case = s.get(Case, link.case_id)
+    if case is None or link.role != "mirror":
+        raise Refused(Refusal.not_applicable, f"case {link.case_ref} cannot be transferred here again")
+    receiving = case.receiving_zone
+    _hosts(peer, receiving.code)
+    actor = Actor(username=f"peer:{peer.peer_id}", role="clerk", zone_id=receiving.id,
+                  user_id=_peer_user(s, peer, receiving))
+    try:
+        if case.state == "awaiting_supplement":
+            transitions.apply_event(db_session=s, case_no=case.case_no, actor=actor, event="supplement", version=None,
+                                    payload={"note": f"{peer.display_name} 补正后重新转递"}, now=now,
+                                    clock=runtime.clock)
+        case = s.get(Case, link.case_id)
+        assert case is not None
+        have = {f.sha256 for f in case.files}
+        by_position = {m.position: m for m in case.materials}
+        base = f"{case.handling_zone.code}/cases/{case.case_no}"
+        for f in body.get("files", []):
+            if f["sha256"] in have:
+                continue
+            key = f"{base}/files/s{f['sha256'][:16]}{Path(str(f['filename'])).suffix.lower()}"
+            _place(runtime, f["sha256"], key)
+            mat = by_position.get(f.get("material_position"))  # type: ignore[arg-type]
+            case.files.append(StoredFile(material_id=mat.id if mat else None, purpose="supplement",
+                                         zone_code=receiving.code, filename=f["filename"], kind=f["kind"],
+                                         size=f["size"], sha256=f["sha256"], page_count=f.get("pages", 0),
+                                         object_key=key, created_by=actor.username))
+        for purpose, part, kind in (("packet", body["packet"], "pdf"), ("manifest", body["manifest"], "json")):
+            key = f"{base}/{purpose}-{part['sha256'][:16]}.{kind}"
+            if any(f.object_key == key for f in case.files):
+                continue
+            _place(runtime, part["sha256"], key)
+            case.files.append(StoredFile(purpose=purpose, zone_code=case.handling_zone.code, filename=part["filename"],
+                                         kind=kind, size=part["size"], sha256=part["sha256"],
+                                         page_count=part.get("pages", 0), object_key=key, created_by=actor.username))
+        s.flush()
+        transitions.apply_event(db_session=s, case_no=case.case_no, actor=actor, event="precheck_pass", version=None,
+                                payload={"note": f"{peer.display_name} 已预审"}, now=now, clock=runtime.clock)
+        transitions.apply_event(db_session=s, case_no=case.case_no, actor=Actor(f"peer:{peer.peer_id}", "system"),
+                                event="forward", version=None,
+                                payload={"note": f"收到 {peer.peer_id} 的重新转递 {link.case_ref}"}, now=now,
+                                clock=runtime.clock)
+    except TransitionError as exc:
+        raise Refused(Refusal.not_applicable, f"the case could not be forwarded again: {exc}") from exc
+    return case
+
+
 def _apply_event(s: Session, runtime: Runtime, peer: Peer, link: CaseLink, msg: Message, now: datetime) -> Case:
     body = msg.body
     case = s.get(Case, link.case_id)
@@ -382,6 +433,8 @@ def _apply(s: Session, runtime: Runtime, peer: Peer, msg: Message, row: Federati
         assert link is not None
     elif link is not None and msg.envelope["type"] == MessageType.event:
         case = _apply_event(s, runtime, peer, link, msg, now)
+    elif link is not None and msg.envelope["type"] == MessageType.transfer:
+        case = _apply_retransfer(s, runtime, peer, link, msg, now)
     else:
         raise Refused(Refusal.unknown_case if link is None else Refusal.not_applicable,
                       f"{msg.envelope['type']} for case {msg.envelope['case_ref']} cannot be applied here")

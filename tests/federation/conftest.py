@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +31,15 @@ def _prefect_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def pair(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str, s3_server: str,
+def pair(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str, s3_server: str,
          prefect_harness: None) -> Iterator[Pair]:
     root = tmp_path_factory.mktemp("federation")
+    # B's own database (not the session's shared one, which tb_pg_s3 seeds with its own accounts).
+    with servers.temporary_database(pg_server_url) as pg_database_url:
+        yield from _pair(root, pg_database_url, s3_server)
+
+
+def _pair(root: Path, pg_database_url: str, s3_server: str) -> Iterator[Pair]:
     extra = {**_prefect_env(), "TONGBAN_FEDERATION_CHUNK_BYTES": str(1024 * 1024)}
     a_home, b_home = root / "a-bj", root / "b-tj"
     a = Deployment("A", "BJ-ETOWN", a_home, deployment_env(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app_harness import TRACKING
+from tests.app_harness import TRACKING, make_pdf
 from tests.federation.conftest import Pair
 
 
@@ -56,3 +56,12 @@ def test_return_in_b_pauses_the_clock_in_a_with_the_reason(pair: Pair) -> None:
     assert back["paused_since"] is not None and back["last_reason"] == "营业执照复印件不清晰"
     mirror = b.case(mirror_no, "tj_reviewer")
     assert mirror["state"] == "awaiting_supplement" and mirror["paused_since"] is not None
+    # 补正 at A's counter and pre-checked again: the case crosses again to the same mirror, with the new scan.
+    a.api("POST", f"/api/v1/cases/{no}/files", "bj_clerk", data={"purpose": "supplement"},
+          files=[("files", ("执照-清晰版.pdf", make_pdf("执照清晰版"), "application/pdf"))])
+    a.event("bj_clerk", no, "supplement")
+    a.event("bj_clerk", no, "precheck_pass")
+    a.wait_state(no, "bj_clerk", "forwarded")
+    again = b.wait_state(mirror_no, "tj_reviewer", "forwarded")
+    assert "执照-清晰版.pdf" in [f["filename"] for f in again["files"]]
+    assert a.transfer(no, "bj_clerk")["remote_case_no"] == mirror_no  # the same mirror, not a second one
