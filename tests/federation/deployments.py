@@ -248,12 +248,12 @@ class FlipProxy:
         flip_at: int | None = None  # bytes of headers still to pass before the byte to flip
         try:
             while True:
-                data = src.recv(65536)
-                if not data:
+                received = src.recv(65536)
+                if not received:
                     break
                 if to_server:
-                    data = bytearray(data)
-                    count = bytes(data).count(self.MARK)
+                    data = bytearray(received)
+                    count = received.count(self.MARK)
                     if count:
                         with self._lock:
                             self.uploads += count
@@ -276,8 +276,8 @@ class FlipProxy:
                         else:
                             flip_at -= len(data)
                     self.upload_bytes += len(data)
-                    data = bytes(data)
-                dst.sendall(data)
+                    received = bytes(data)
+                dst.sendall(received)
         except OSError:
             pass
         finally:
