@@ -42,6 +42,7 @@ def test_case_page_shows_the_transfer_and_its_receipt(pair: Pair, browser: Any) 
     expect(row).to_contain_text("已收到回执")
     expect(row).to_contain_text(f"由 TJ 签署回执（密钥指纹 {keys.short(b.public_fingerprint())}）")
     expect(row).to_contain_text("确认 4 个文件摘要")
+    expect(page.locator("#audit")).to_contain_text("收到对端签名回执")  # the receipt is in the case's chain
     page.context.close()
     # B's reviewer sees where the case came from.
     page = signed_in(browser, b.base, "tj_reviewer")

@@ -84,3 +84,8 @@ for _key, _text in ZH.items():
     i18n.ZH.setdefault(_key, _text)
 for _key, _text in EN.items():
     i18n.EN.setdefault(_key, _text)
+# Audit events that are not transitions (the case's trail shows them by these names).
+i18n.EVENT_LABELS_ZH.setdefault("federation_receipt", "收到对端签名回执")
+i18n.EVENT_LABELS_EN.setdefault("federation_receipt", "peer's signed receipt recorded")
+i18n.EVENT_LABELS_ZH.setdefault("federation_transfer", "收到跨系统转递")
+i18n.EVENT_LABELS_EN.setdefault("federation_transfer", "transfer from a peer deployment received")
