@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.app_harness import TRACKING, make_pdf
-from tests.federation.conftest import Pair
+from tests.federation.pairing import Pair
 
 
 def test_case_received_in_a_is_decided_in_b_and_delivered_in_a(pair: Pair) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.federation.conftest import Pair
+from tests.federation.pairing import Pair
 
 
 def test_a_imports_the_item_b_published(pair: Pair, tmp_path: Path) -> None:

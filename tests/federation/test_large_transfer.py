@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.federation.conftest import Pair
 from tests.federation.deployments import REPO, status_kib
+from tests.federation.pairing import Pair
 
 SIZE = 100 * 1024 * 1024
 

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.federation.conftest import Pair
 from tests.federation.crafted import (
     event_message,
     identity_of,
@@ -18,6 +17,7 @@ from tests.federation.crafted import (
     transfer_message,
 )
 from tests.federation.deployments import Deployment
+from tests.federation.pairing import Pair
 
 
 def refusals(d: Deployment, peer: str) -> dict[str, int]:

@@ -12,8 +12,8 @@ from PIL import Image
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from tests.federation.conftest import Pair
 from tests.federation.deployments import Deployment
+from tests.federation.pairing import Pair
 
 
 def big_pdf(megabytes: int) -> bytes:

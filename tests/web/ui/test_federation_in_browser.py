@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from federation import keys
-from tests.federation.conftest import Pair
 from tests.federation.crafted import identity_of, post, stranger, transfer_message
-from tests.web.ui.conftest import browser  # noqa: F401 - the session's one Chromium
+from tests.federation.pairing import Pair
 
 PASSWORD = "tongban-demo"
 
 
-def signed_in(browser: Any, base: str, username: str) -> Any:  # noqa: F811
+def signed_in(browser: Any, base: str, username: str) -> Any:
     page = browser.new_context(base_url=base, locale="zh-CN").new_page()
     page.goto("/ui/login")
     page.get_by_label("用户名").fill(username)
@@ -25,7 +24,7 @@ def signed_in(browser: Any, base: str, username: str) -> Any:  # noqa: F811
     return page
 
 
-def test_case_page_shows_the_transfer_and_its_receipt(pair: Pair, browser: Any) -> None:  # noqa: F811
+def test_case_page_shows_the_transfer_and_its_receipt(pair: Pair, browser: Any) -> None:
     from playwright.sync_api import expect
 
     a, b = pair.a, pair.b
@@ -51,8 +50,7 @@ def test_case_page_shows_the_transfer_and_its_receipt(pair: Pair, browser: Any) 
     page.context.close()
 
 
-def test_peers_page_shows_health_and_refusals_in_chinese(pair: Pair, browser: Any,  # noqa: F811
-                                                         tmp_path: Path) -> None:
+def test_peers_page_shows_health_and_refusals_in_chinese(pair: Pair, browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     b = pair.b
