@@ -1,6 +1,7 @@
 """Two deployments for the whole session (the fixture ``pair``, registered in tests/conftest.py so that the
 browser tests of tests/web/ui share it and the session's one Chromium): A (BJ-ETOWN: SQLite + filesystem
-store) and B (TJ-TEDA: PostgreSQL + the S3 server), each a real ``tongban serve`` with its own key, paired through the CLI.
+store) and B (TJ-TEDA: PostgreSQL + the S3 server), each a real ``tongban serve`` with its own key,
+paired through the CLI.
 A reaches B through a :class:`FlipProxy` (a byte can be flipped in transit); B reaches A directly.
 Both use the session's one Prefect server (no temporary server per process)."""
 
