@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,28 +142,6 @@ def fetch_identity(base_url: str) -> dict[str, Any]:
 
 # --- blobs -------------------------------------------------------------------------------------------
 
-def _skip(chunks: Iterator[bytes], offset: int) -> Iterator[bytes]:
-    """The stream from ``offset`` on (what the peer already has is read past, never kept)."""
-    seen = 0
-    for chunk in chunks:
-        if seen + len(chunk) <= offset:
-            seen += len(chunk)
-            continue
-        yield chunk[max(0, offset - seen):]
-        seen += len(chunk)
-
-
-def _rechunk(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
-    buf = bytearray()
-    for chunk in chunks:
-        buf += chunk
-        while len(buf) >= size:
-            yield bytes(buf[:size])
-            del buf[:size]
-    if buf:
-        yield bytes(buf)
-
-
 @dataclass(frozen=True)
 class PeerAddress:
     """Who and where, detached from any session (uploads run outside a transaction)."""
@@ -184,9 +161,14 @@ def upload_blob(*, store: ObjectStore, ident: keys.Identity, peer: Peer | PeerAd
     if status.get("complete"):
         return
     bad_chunks = 0
-    while offset < size:
-        restart = False
-        for chunk in _rechunk(_skip(store.iter_bytes(object_key), offset), chunk_bytes):
+    # A file object positioned at the offset (the filesystem store's own file; S3 spools to disk): each
+    # chunk is read as one buffer and sent; nothing accumulates however large the blob.
+    with store.open_read(object_key) as fh:
+        while offset < size:
+            fh.seek(offset)
+            chunk = fh.read(min(chunk_bytes, size - offset))
+            if not chunk:
+                raise PeerUnavailable(f"blob {sha256[:12]}… ended at {offset} of {size} bytes in the store")
             chunk_sha = hashlib.sha256(chunk).hexdigest()
             headers = {"X-Tongban-Token": token(ident, recipient=peer.peer_id, purpose="blob", sha256=sha256,
                                                 offset=offset, size=size, chunk_sha256=chunk_sha),
@@ -199,14 +181,12 @@ def upload_blob(*, store: ObjectStore, ident: keys.Identity, peer: Peer | PeerAd
                     bad_chunks += 1
                     log.warning("blob %s… chunk at %d refused (%s); sending it again", sha256[:12], offset, exc.code)
                     offset = int(_call("GET", base, headers=auth, params={"size": size}).get("received", 0))
-                    restart = True
-                    break
+                    continue
                 raise
-            offset = int(answer.get("received", offset + len(chunk)))
+            del chunk
+            offset = int(answer.get("received", offset))
             if answer.get("complete"):
                 return
-        if not restart and offset < size:
-            raise PeerUnavailable(f"blob {sha256[:12]}… ended at {offset} of {size} bytes")
 
 
 # --- messages ------------------------------------------------------------------------------------------
