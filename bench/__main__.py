@@ -23,13 +23,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from bench import calendar_recompute, forward, intake, scale, transitions, upload_memory  # noqa: E402
+from bench import calendar_recompute, federation, forward, intake, scale, transitions, upload_memory  # noqa: E402
 from bench.runner import PROFILES, Result, bench_db, console, find_postgres, print_table, write_json  # noqa: E402
 
 #: Every figure, in the order they run on each backend's one scratch database.
 FIGURE_MODULES: dict[str, ModuleType] = {"scale": scale, "transitions": transitions, "intake": intake,
                                          "upload_memory": upload_memory, "forward": forward,
-                                         "calendar_recompute": calendar_recompute}
+                                         "calendar_recompute": calendar_recompute, "federation": federation}
 FIGURES = tuple(FIGURE_MODULES)
 
 

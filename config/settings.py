@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     #: ``Strict-Transport-Security: max-age`` sent on HTTPS responses (0 turns HSTS off).
     hsts_max_age: int = 31536000
+    # --- federation (联邦): this deployment among others (docs/federation.md) ---
+    #: This deployment's id among its peers (e.g. ``TJ-TEDA``); empty: not federated.
+    federation_id: str = ""
+    #: Directory of the signing keys and ``identity.json`` (0700/0600), outside the database.
+    #: Empty: ``<home>/federation``.
+    federation_keys: Path | None = None
+    #: A message signed longer ago than this is refused as a replay (``too_old``)…
+    federation_max_age_seconds: float = 1800.0
+    #: …and one signed further than this in the future (clock skew) as ``from_the_future``.
+    federation_max_skew_seconds: float = 600.0
+    #: Blob uploads go in chunks of this size (each resumable, each with its own hash).
+    federation_chunk_bytes: int = 4 * 1024 * 1024
+
+    def federation_key_dir(self) -> Path:
+        return (self.federation_keys or self.home / "federation").resolve()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -64,12 +64,20 @@ def _mailback(runtime: Runtime, payload: dict[str, Any]) -> object:
     return mailback(str(payload["case_no"]))
 
 
-#: job kind → what runs it in embedded mode (a Prefect flow, run in this process).
-HANDLERS: dict[str, Handler] = {JobKind.forward: _forward, JobKind.mailback: _mailback}
+def _federation(runtime: Runtime, payload: dict[str, Any]) -> object:
+    from federation.flows import federation_send
+
+    return federation_send(str(payload["message_id"]))
+
+
+#: job kind → what runs it in embedded mode (a Prefect flow, run in this process). ``federation``:
+#: a message to a peer deployment (federation/; not a lifecycle job: no case state waits for it).
+HANDLERS: dict[str, Handler] = {JobKind.forward: _forward, JobKind.mailback: _mailback, "federation": _federation}
 
 #: job kind → ``flow-name/deployment-name`` of prefect.yaml that runs it in distributed mode
 #: (declared with the job kind in states/lifecycle.py JOBS).
 DEPLOYMENTS: dict[str, str] = {kind.value: facts.deployment for kind, facts in JOBS.items()}
+DEPLOYMENTS["federation"] = "federation-send/federation-send"
 
 #: For the lifecycle's completeness check (tests/states/test_lifecycle.py).
 TABLES = [Table("flows/dispatch.py HANDLERS", "jobs", [str(k) for k in HANDLERS])]
@@ -77,6 +85,8 @@ TABLES = [Table("flows/dispatch.py HANDLERS", "jobs", [str(k) for k in HANDLERS]
 
 def _parameters(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The flow's parameters: plain values only (a case number), so any worker can run it."""
+    if kind == "federation":
+        return {"message_id": str(payload["message_id"])}
     return {"case_no": str(payload["case_no"])}
 
 

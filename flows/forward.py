@@ -181,6 +181,10 @@ def record_forward(runtime: Runtime, p: ForwardPlan, packet: tuple[str, int, int
 
 def forward_plain(runtime: Runtime, case_no: str) -> bool:
     """The same steps without Prefect: the baseline the benchmark compares the flow against."""
+    from federation.flows import hosted_by_peer, transfer_plain
+
+    if hosted_by_peer(runtime, case_no):
+        return transfer_plain(runtime, case_no)
     p = plan(runtime, case_no)
     if p is None:
         return False
@@ -193,6 +197,14 @@ def forward_plain(runtime: Runtime, case_no: str) -> bool:
 
 # --- the Prefect flow: the same steps as tasks, under the one retry policy (flows.retry.step) ------
 
+def _hosted_by_peer(runtime: Runtime, case_no: str) -> bool:
+    """Whether the handling zone runs its own tongban (then the case crosses as a signed transfer)."""
+    from federation.flows import hosted_by_peer
+
+    return hosted_by_peer(runtime, case_no)
+
+
+hosted_by_peer_task = step(_hosted_by_peer, name="hosted_by_peer_task")
 plan_task = step(plan)
 verify_sources_task = step(verify_sources)
 copy_files_task = step(copy_files)
@@ -204,6 +216,10 @@ record_forward_task = step(record_forward)
 @flow(name="forward-case", log_prints=True)
 def forward_case(case_no: str) -> bool:
     """转递: build the packet, copy to the handling zone, verify every hash there, then forward."""
+    if hosted_by_peer_task(case_no):  # the handling zone runs its own tongban: a signed transfer
+        from federation.flows import transfer_case
+
+        return transfer_case(case_no)
     p = plan_task(case_no)
     if p is None:
         return False

@@ -22,6 +22,8 @@ class VerifyReport:
     files_checked: int = 0
     events_checked: int = 0
     licences_checked: int = 0
+    #: Signed receipts of a peer deployment checked (federation).
+    receipts_checked: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -44,6 +46,12 @@ def verify_case(*, db_session: Session, store: ObjectStore, case_no: str) -> Ver
             f"case row says state '{case.state}' version {case.version}, but its audit trail ends at "
             f"'{last.to_state}' version {last.version} (#{last.seq} {last.event}): changed outside the system"
         )
+    # A case shared with a peer deployment: every signed receipt it gave (federation/verify.py).
+    from federation.verify import check_receipts
+
+    receipts, problems = check_receipts(db_session=db_session, case_id=case.id)
+    report.receipts_checked += receipts
+    report.problems += problems
     for f in case.files:
         report.files_checked += 1
         try:

@@ -1,5 +1,6 @@
 """Every table, imported once so that metadata (Alembic, create_all) sees them all."""
 
+import federation.models  # noqa: F401  (the federation tables, for metadata)
 from storage.adhoc.models import AdhocAlert, AdhocEvent, AdhocRequest
 from storage.audit.models import AuditEvent
 from storage.calendar.models import CalendarYear

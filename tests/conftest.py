@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from tests import servers
 from tests.app_harness import Tongban, start
+from tests.federation.pairing import pair  # noqa: F401 - two federated deployments, started on first use
 
 # Shared, noisy 2-core machines: property tests judge results, never per-example time.
 hypothesis_settings.register_profile("tongban", deadline=None)

@@ -79,6 +79,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(alerts.router)
     app.include_router(kiosk.router)
     app.include_router(adhoc.router)
+    from federation import views as federation_views  # /federation/v1: peer deployments (docs/federation.md)
+
+    app.include_router(federation_views.router)
+    app.include_router(federation_views.case_router)
+    if runtime.settings.federation_id:  # the signing key is made on first start (0600, outside the database)
+        from federation.transfer import identity
+
+        identity(runtime.settings)
 
     # Outermost: an over-size body is refused before any other layer (or the multipart parser) reads it.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)

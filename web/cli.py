@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from config import Settings
+from federation.cli import federation_app, peer_app
 from states.calendar.cli import calendar_app
 from states.sla.cli import sla_app
 
@@ -38,6 +39,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(sla_app, name="sla")
+app.add_typer(federation_app, name="federation")
+app.add_typer(peer_app, name="peer")
 
 
 def fail(message: str) -> typer.Exit:
@@ -244,7 +247,8 @@ def verify(case_no: Annotated[str | None, typer.Argument(help="the case to check
         for p in report.problems:
             typer.echo(f"PROBLEM  {p}")
         typer.echo(f"{case_no}: {'OK' if report.ok else 'TAMPERED'} — {report.events_checked} audit events, "
-                   f"{report.files_checked} files checked, {report.licences_checked} e-licence signatures re-checked")
+                   f"{report.files_checked} files checked, {report.licences_checked} e-licence signatures re-checked"
+                   + (f", {report.receipts_checked} peer receipts checked" if report.receipts_checked else ""))
         if not report.ok:
             raise typer.Exit(2)
         return

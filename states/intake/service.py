@@ -82,7 +82,9 @@ def check_form(*, db_session: Session, form: ReceiveForm, actor: Actor) -> tuple
 
 
 def record_receipt(*, db_session: Session, form: ReceiveForm, actor: Actor, staged: list[StagedFile],
-                   now: datetime, clock: Clock) -> Case:
+                   now: datetime, clock: Clock, case_no: str | None = None) -> Case:
+    """``case_no``: given by the caller (a mirrored case of a peer deployment gets the deciding zone's own
+    number, federation/receive.py); otherwise the receiving zone's next one."""
     item, id_number = check_form(db_session=db_session, form=form, actor=actor)
     receiving = db_session.get(Zone, actor.zone_id)
     assert receiving is not None
@@ -94,7 +96,7 @@ def record_receipt(*, db_session: Session, form: ReceiveForm, actor: Actor, stag
     ticked = {t.item_material_id for t in form.checklist if t.provided}
     with_files = {f.item_material_id for f in staged if f.item_material_id is not None}
     case = Case(
-        case_no=next_case_no(db_session=db_session, zone=receiving, now=now, tz=clock.tz),
+        case_no=case_no or next_case_no(db_session=db_session, zone=receiving, now=now, tz=clock.tz),
         item=item, receiving_zone_id=receiving.id, handling_zone_id=item.zone_id, applicant=applicant,
         state="received", received_at=now, received_by_id=actor.user_id,
         delivery_method=form.delivery_method,

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
+from federation import outgoing as federation_hooks
 from states.enums import CaseEvent, CaseState
 from states.kiosk.rules import open_locker_slot, refuse_paper_in_locker
 from states.lifecycle import EVENTS, LIFECYCLE_EVENTS, TRANSITIONS, Table, allowed_events
@@ -257,6 +258,10 @@ def _audit_and_jobs(db_session: Session, *, case_id: int, case_no: str, seq: int
         outbox.enqueue(db_session=db_session, kind=kind.value, case_id=case_id,
                        dedupe_key=f"{kind.value}:{case_no}:v{version}", available_at=now,
                        payload={"case_no": case_no, "event": event.value, "version": version})
+    if event.value in federation_hooks.MIRRORED:  # a case shared with a peer deployment: tell it (federation/)
+        federation_hooks.on_event(db_session=db_session, case_id=case_id, case_no=case_no,
+                                  actor_username=actor.username, actor_role=actor.role, event=event.value,
+                                  version=version, payload=audit_payload, now=now)
 
 
 # --- the direct path -----------------------------------------------------------------------------

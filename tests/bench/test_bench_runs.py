@@ -21,6 +21,9 @@ FIGURES = (
     "reviewer's first queue page",
     "forward of a",
     "calendar recompute, year published",
+    "case transfer of 10 MB between deployments",
+    "peak memory growth, federation sender",
+    "peak memory growth, federation receiver",
 )
 
 

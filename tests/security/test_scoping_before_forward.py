@@ -39,6 +39,8 @@ NOT_ABOUT_CASES = {
     ("POST", "/ui/logout"), ("POST", "/ui/receive"), ("POST", "/api/v1/cases"),
     # a holiday schedule: the preview lists only cases the admin's zone is party to (rules.visible_clause)
     ("POST", "/ui/admin/calendar/preview"), ("POST", "/ui/admin/calendar/apply"),
+    # peer deployments only (federation/): believed only when signed by a registered peer's key
+    ("POST", "/federation/v1/messages"), ("PUT", "/federation/v1/blobs/{sha256}"),
 }
 
 
@@ -57,7 +59,7 @@ def _path_values(tb: Tongban, case_no: str) -> dict[str, str]:
     item = tb.item("QY-001", "TJ-TEDA")
     return {"case_no": case_no, "file_id": str(case(tb, case_no)["files"][0]["id"]), "user_id": "1",
             "user_id:int": "1", "item_id": str(item["id"]), "item_id:int": str(item["id"]), "code": "TJ-TEDA",
-            "lang": "zh", "tracking_no": "RR473124829GB"}
+            "lang": "zh", "tracking_no": "RR473124829GB", "sha256": "0" * 64, "case_ref": case_no}
 
 
 def _fill(path: str, values: dict[str, str]) -> str:

@@ -134,8 +134,10 @@ def test_jobs_their_deployments_and_the_states_that_wait_for_them() -> None:
         "ready_for_pickup": ["mailback"]}
     assert reconcile.STEP_JOBS == {"forward": ("prechecked",),
                                    "mailback": ("approved", "denied", "mailed", "awaiting_pickup")}
-    assert dispatch.DEPLOYMENTS == {"forward": "forward-case/forward-case", "mailback": "mailback/mailback"}
-    assert set(dispatch.HANDLERS) == set(JobKind)
+    # ``federation``: a message to a peer deployment (federation/), not a lifecycle job: no state waits for it.
+    assert dispatch.DEPLOYMENTS == {"forward": "forward-case/forward-case", "mailback": "mailback/mailback",
+                                    "federation": "federation-send/federation-send"}
+    assert set(dispatch.HANDLERS) == set(JobKind) | {"federation"}
 
 
 def test_labels_in_both_languages_come_from_the_table() -> None:

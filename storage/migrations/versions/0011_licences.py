@@ -15,7 +15,7 @@ from alembic import op
 import storage.db
 
 revision: str = "0011_licences"
-down_revision: str | None = "0009_transition_floor"
+down_revision: str | None = "0010_federation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

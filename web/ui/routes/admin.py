@@ -51,7 +51,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SECTIONS = [("adm.users", "/ui/admin"), ("adm.zones", "/ui/admin/zones"), ("adm.items", "/ui/admin/items"),
             ("adm.report", "/ui/admin/catalog-report"), ("adm.routes", "/ui/admin/routes"),
             ("adm.calendar", "/ui/admin/calendar"), ("lic.adm_title", "/ui/admin/licences"),
-            ("adm.kiosks", "/ui/admin/kiosks")]
+            ("adm.kiosks", "/ui/admin/kiosks"), ("adm.peers", "/ui/admin/peers")]
 
 
 def _t(request: Request, key: str, **params: Any) -> str:

@@ -119,7 +119,16 @@ def _case_context(request: Request, s: Session, user: UiUser, case: Case) -> dic
         case_alerts=case_alerts(s, user, case.id),
         form_errors={}, form_values={}, form_event="",
         print_receipt=request.query_params.get("print") == "receipt",
+        federation=_federation_of(s, case),
     )
+
+
+def _federation_of(s: Any, case: Case) -> Any:
+    """跨系统转递: the case's messages to or from a peer deployment (None when it is not shared)."""
+    from federation.service import case_federation
+    from web.ui import federation_text  # noqa: F401 - registers the section's strings
+
+    return case_federation(db_session=s, case_id=case.id)
 
 
 @router.get("/cases/{case_no}")
