@@ -39,6 +39,10 @@ NOT_ABOUT_CASES = {
     ("POST", "/ui/logout"), ("POST", "/ui/receive"), ("POST", "/api/v1/cases"),
     # a holiday schedule: the preview lists only cases the admin's zone is party to (rules.visible_clause)
     ("POST", "/ui/admin/calendar/preview"), ("POST", "/ui/admin/calendar/apply"),
+    # 一事一议 requests (not cases): shown to the asking and the deciding zone only (states/adhoc)
+    ("POST", "/ui/adhoc"), ("POST", "/ui/adhoc/{request_id}/decision"), ("POST", "/ui/adhoc/{request_id}/receive"),
+    ("POST", "/ui/adhoc/{request_id}/promote"), ("POST", "/api/v1/adhoc-requests"),
+    ("POST", "/api/v1/adhoc-requests/{request_id}/decision"), ("POST", "/api/v1/adhoc-requests/{request_id}/promote"),
 }
 
 
@@ -57,7 +61,7 @@ def _path_values(tb: Tongban, case_no: str) -> dict[str, str]:
     item = tb.item("QY-001", "TJ-TEDA")
     return {"case_no": case_no, "file_id": str(case(tb, case_no)["files"][0]["id"]), "user_id": "1",
             "user_id:int": "1", "item_id": str(item["id"]), "item_id:int": str(item["id"]), "code": "TJ-TEDA",
-            "lang": "zh", "tracking_no": "RR473124829GB"}
+            "lang": "zh", "tracking_no": "RR473124829GB", "request_id": "1"}
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
