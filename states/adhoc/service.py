@@ -144,10 +144,14 @@ def list_requests(*, db_session: Session, actor: Actor, state: str | None = None
     return list(db_session.scalars(stmt).unique())
 
 
-def case_no_of(*, db_session: Session, req: AdhocRequest) -> str | None:
+def case_no_of(*, db_session: Session, req: AdhocRequest, zone_id: int | None = None) -> str | None:
+    """The request's case number; the deciding zone learns it only once the case is forwarded to it."""
     if req.case_id is None:
         return None
-    return db_session.scalar(select(Case.case_no).where(Case.id == req.case_id))
+    stmt = select(Case.case_no).where(Case.id == req.case_id)
+    if zone_id is not None and zone_id != req.requesting_zone_id:
+        stmt = stmt.where(Case.forwarded_at.is_not(None))
+    return db_session.scalar(stmt)
 
 
 # --- answer ---------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class RequestView:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def view(*, db_session: Session, req: AdhocRequest, now: datetime, with_events: bool = False) -> RequestView:
+def view(*, db_session: Session, req: AdhocRequest, now: datetime, with_events: bool = False,
+         zone_id: int | None = None) -> RequestView:
     item = db_session.get(Item, req.item_id) if req.item_id else None
     promoted = db_session.get(Item, req.promoted_item_id) if req.promoted_item_id else None
     materials = ([{"item_material_id": m.id, "name": m.name, "form": m.form, "copies": m.copies,
@@ -59,6 +60,6 @@ def view(*, db_session: Session, req: AdhocRequest, now: datetime, with_events: 
         answer_due_at=req.due_at, answer_overdue=req.state == RequestState.pending and req.due_at < now,
         decided_by=req.decided_by, decided_at=req.decided_at, decline_reason=req.decline_reason,
         promised_days=req.promised_days, materials=materials, item_code=item.code if item else None,
-        case_no=service.case_no_of(db_session=db_session, req=req),
+        case_no=service.case_no_of(db_session=db_session, req=req, zone_id=zone_id),
         promoted_item_code=promoted.code if promoted else None, events=events,
     )

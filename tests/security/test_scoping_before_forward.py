@@ -41,6 +41,10 @@ NOT_ABOUT_CASES = {
     ("POST", "/ui/admin/calendar/preview"), ("POST", "/ui/admin/calendar/apply"),
     # peer deployments only (federation/): believed only when signed by a registered peer's key
     ("POST", "/federation/v1/messages"), ("PUT", "/federation/v1/blobs/{sha256}"),
+    # 一事一议 requests (not cases): shown to the asking and the deciding zone only (states/adhoc)
+    ("POST", "/ui/adhoc"), ("POST", "/ui/adhoc/{request_id}/decision"), ("POST", "/ui/adhoc/{request_id}/receive"),
+    ("POST", "/ui/adhoc/{request_id}/promote"), ("POST", "/api/v1/adhoc-requests"),
+    ("POST", "/api/v1/adhoc-requests/{request_id}/decision"), ("POST", "/api/v1/adhoc-requests/{request_id}/promote"),
 }
 
 
@@ -59,7 +63,7 @@ def _path_values(tb: Tongban, case_no: str) -> dict[str, str]:
     item = tb.item("QY-001", "TJ-TEDA")
     return {"case_no": case_no, "file_id": str(case(tb, case_no)["files"][0]["id"]), "user_id": "1",
             "user_id:int": "1", "item_id": str(item["id"]), "item_id:int": str(item["id"]), "code": "TJ-TEDA",
-            "lang": "zh", "tracking_no": "RR473124829GB", "sha256": "0" * 64, "case_ref": case_no}
+            "lang": "zh", "tracking_no": "RR473124829GB", "sha256": "0" * 64, "case_ref": case_no, "request_id": "1"}
 
 
 def _fill(path: str, values: dict[str, str]) -> str:

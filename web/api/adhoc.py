@@ -25,7 +25,7 @@ def start(body: RequestIn, actor: ActorDep, runtime: RuntimeDep) -> dict[str, An
     with transaction(runtime.session_factory) as s:
         req = service.start_request(db_session=s, actor=actor, form=body, now=now, clock=runtime.clock,
                                     answer_workdays=runtime.settings.adhoc_answer_workdays)
-        return asdict(view(db_session=s, req=req, now=now, with_events=True))
+        return asdict(view(db_session=s, zone_id=actor.zone_id, req=req, now=now, with_events=True))
 
 
 @router.get("")
@@ -35,7 +35,7 @@ def list_requests(actor: ActorDep, runtime: RuntimeDep,
     """The zone's requests: those its window started and those it is asked to decide."""
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
-        return [asdict(view(db_session=s, req=r, now=now))
+        return [asdict(view(db_session=s, zone_id=actor.zone_id, req=r, now=now))
                 for r in service.list_requests(db_session=s, actor=actor, state=state)]
 
 
@@ -44,7 +44,7 @@ def get_request(request_id: int, actor: ActorDep, runtime: RuntimeDep) -> dict[s
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
         req = service.get_request(db_session=s, actor=actor, request_id=request_id)
-        return asdict(view(db_session=s, req=req, now=now, with_events=True))
+        return asdict(view(db_session=s, zone_id=actor.zone_id, req=req, now=now, with_events=True))
 
 
 @router.post("/{request_id}/decision")
@@ -53,7 +53,7 @@ def decide(request_id: int, body: DecisionIn, actor: ActorDep, runtime: RuntimeD
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
         req = service.decide(db_session=s, actor=actor, request_id=request_id, decision=body, now=now)
-        return asdict(view(db_session=s, req=req, now=now, with_events=True))
+        return asdict(view(db_session=s, zone_id=actor.zone_id, req=req, now=now, with_events=True))
 
 
 @router.post("/{request_id}/promote", status_code=201)

@@ -52,7 +52,7 @@ def _list_page(request: Request, user: UiUser, *, values: dict[str, str] | None 
     state = state if state in set(RequestState) else None
     with transaction(runtime.session_factory) as s:
         rows = service.list_requests(db_session=s, actor=user.actor, state=state)
-        views = [view(db_session=s, req=r, now=now) for r in rows]
+        views = [view(db_session=s, zone_id=user.zone_id, req=r, now=now) for r in rows]
         alerts = alerts_of(db_session=s, zone_id=user.zone_id, request_ids=[r.id for r in rows])
         zones = [(z.code, z.name) for z in s.scalars(select(Zone).where(Zone.id != user.zone_id).order_by(Zone.code))]
         return render(request, "adhoc/list.html", status_code=status, requests=views, alerts=alerts, zones=zones,
@@ -88,7 +88,7 @@ def _detail(request: Request, user: UiUser, request_id: int, *, errors: dict[str
     now = runtime.now()
     with transaction(runtime.session_factory) as s:
         req = service.get_request(db_session=s, actor=user.actor, request_id=request_id)
-        v = view(db_session=s, req=req, now=now, with_events=True)
+        v = view(db_session=s, zone_id=user.zone_id, req=req, now=now, with_events=True)
         recurring = service.recurring(db_session=s, zone_id=req.handling_zone_id).get(req.need, 0)
     pending = v.state == RequestState.pending
     deciding_zone = user.zone_id == req.handling_zone_id
