@@ -20,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Literal
 
 log = logging.getLogger("tongban.prefect_api")
@@ -55,10 +57,68 @@ def _end_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def template_path() -> Path:
+    """A migrated, empty Prefect database for this venv's Prefect version (made by scripts/bootstrap.sh)."""
+    from importlib.metadata import version
+
+    return Path(sys.prefix) / "share" / "tongban" / f"prefect-{version('prefect')}.db"
+
+
+def make_template() -> Path:
+    """Run Prefect's migrations and block registration once on an empty file (≈ 10–50 s here)."""
+    import asyncio
+    import tempfile
+
+    target = template_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        db = Path(tmp) / "prefect.db"
+        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{db}"
+        os.environ["PREFECT_HOME"] = tmp
+        from prefect.server.database import provide_database_interface
+        from prefect.server.models.block_registration import run_block_auto_registration
+
+        async def build() -> None:
+            iface = provide_database_interface()
+            await iface.create_db()
+            async with await iface.session() as session:
+                await run_block_auto_registration(session=session)
+                await session.commit()
+            await (await iface.engine()).dispose()
+
+        asyncio.run(build())
+        db.replace(target)
+    return target
+
+
+def _database_url(home: Path | None) -> str | None:
+    """Embedded Prefect keeps its run history in ``home/prefect/prefect.db``, started from the template."""
+    if home is None or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        return None
+    db = (home / "prefect" / "prefect.db").resolve()
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):  # no template (or an unreadable one): Prefect migrates itself
+            template = template_path()
+            if template.exists():
+                shutil.copyfile(template, db)
+                global _from_template
+                _from_template = True  # its blocks are registered already
+    return f"sqlite+aiosqlite:///{db}"
+
+
+_db_url: str | None = None
+_from_template = False
+
+
 def _server_env() -> dict[str, str]:
     # What Prefect's SubprocessASGIServer gives its child: no UI, the ephemeral server's services.
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update({"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
+    if _db_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = _db_url
+    if _from_template:
+        env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
     return env
 
 
@@ -83,6 +143,16 @@ def _serve_in_thread(port: int) -> None:
     uvicorn.Server(config).run()
 
 
+def _warm() -> None:
+    """Import what the first flow run would import (the flows, Prefect's engines), before it is needed."""
+    with contextlib.suppress(Exception):
+        import prefect.flow_engine  # noqa: F401
+        import prefect.task_engine  # noqa: F401
+
+        import flows.forward  # noqa: F401
+        import flows.mailback  # noqa: F401
+
+
 def _watch(url: str, port: int, how: PrefectApiStart) -> None:
     """Poll ``/health`` until it answers; restart a subprocess that died on the way (e.g. port taken)."""
     import httpx
@@ -97,6 +167,7 @@ def _watch(url: str, port: int, how: PrefectApiStart) -> None:
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"{url}/health").status_code == 200:
                     log.info("Prefect API up at %s after %.1f s (%s)", url, time.monotonic() - start, how)
+                    _warm()
                     _ready.set()
                     return
             time.sleep(0.05)
@@ -104,12 +175,13 @@ def _watch(url: str, port: int, how: PrefectApiStart) -> None:
     _ready.set()  # stop holding jobs back: the dispatcher's retries take over
 
 
-def start(how: PrefectApiStart = "subprocess") -> str | None:
+def start(how: PrefectApiStart = "subprocess", home: Path | None = None) -> str | None:
     """Start the embedded Prefect API in the background (idempotent); returns its URL, None if not ours.
 
     Must run before Prefect is imported in this process (its settings are read once, at import).
+    ``home`` (tongban's) holds Prefect's database, copied from the install's template on a fresh home.
     """
-    global _started, _process
+    global _started, _process, _db_url
     with _lock:
         if _started:
             return os.environ.get("PREFECT_API_URL")
@@ -121,6 +193,7 @@ def start(how: PrefectApiStart = "subprocess") -> str | None:
             log.warning("Prefect already imported: cannot point it at a background API; leaving it lazy")
             _ready.set()
             return None
+        _db_url = _database_url(home)
         port = _free_port()
         url = f"http://127.0.0.1:{port}/api"
         os.environ["PREFECT_API_URL"] = url
@@ -150,3 +223,9 @@ def stop() -> None:
             _process.kill()
             _process.wait()
     _process = None
+
+
+if __name__ == "__main__":  # scripts/bootstrap.sh: ``python -m flows.prefect_api --template``
+    if sys.argv[1:] != ["--template"]:
+        sys.exit("usage: python -m flows.prefect_api --template")
+    print(f"Prefect database template: {make_template()}")

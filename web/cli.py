@@ -326,7 +326,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     if settings.mode == "embedded":  # Prefect's API starts beside the rest, not in the first flow run
         from flows import prefect_api
 
-        prefect_api.start(settings.prefect_api)
+        prefect_api.start(settings.prefect_api, home=settings.home)
     import uvicorn
 
     from web.app import create_app
