@@ -23,7 +23,16 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from bench import calendar_recompute, first_forward, forward, intake, scale, transitions, upload_memory  # noqa: E402
+from bench import (  # noqa: E402
+    calendar_recompute,
+    first_forward,
+    forward,
+    intake,
+    scale,
+    scale_out,
+    transitions,
+    upload_memory,
+)
 from bench.peers import figure as peers  # noqa: E402
 from bench.runner import PROFILES, Result, bench_db, console, find_postgres, print_table, write_json  # noqa: E402
 
@@ -31,11 +40,11 @@ from bench.runner import PROFILES, Result, bench_db, console, find_postgres, pri
 FIGURE_MODULES: dict[str, ModuleType] = {"scale": scale, "transitions": transitions, "intake": intake,
                                          "upload_memory": upload_memory, "forward": forward,
                                          "calendar_recompute": calendar_recompute, "peers": peers,
-                                         "first_forward": first_forward}
+                                         "first_forward": first_forward, "scale_out": scale_out}
 FIGURES = tuple(FIGURE_MODULES)
 #: Left out of the tiny run (the test suite's) unless named with --only: servers of their own,
 #: optional dependencies, tens of seconds each.
-NOT_TINY = ("peers", "first_forward")
+NOT_TINY = ("peers", "first_forward", "scale_out")
 
 
 def run_suite(*, profile: str = "full", backends: Sequence[str] = ("sqlite", "postgresql"),
