@@ -23,14 +23,29 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from bench import calendar_recompute, federation, forward, intake, scale, transitions, upload_memory  # noqa: E402
+from bench import (  # noqa: E402
+    calendar_recompute,
+    federation,
+    first_forward,
+    forward,
+    intake,
+    scale,
+    scale_out,
+    transitions,
+    upload_memory,
+)
+from bench.peers import figure as peers  # noqa: E402
 from bench.runner import PROFILES, Result, bench_db, console, find_postgres, print_table, write_json  # noqa: E402
 
 #: Every figure, in the order they run on each backend's one scratch database.
 FIGURE_MODULES: dict[str, ModuleType] = {"scale": scale, "transitions": transitions, "intake": intake,
                                          "upload_memory": upload_memory, "forward": forward,
-                                         "calendar_recompute": calendar_recompute, "federation": federation}
+                                         "calendar_recompute": calendar_recompute, "federation": federation,
+                                         "peers": peers, "first_forward": first_forward, "scale_out": scale_out}
 FIGURES = tuple(FIGURE_MODULES)
+#: Left out of the tiny run (the test suite's) unless named with --only: servers of their own,
+#: optional dependencies, tens of seconds each.
+NOT_TINY = ("peers", "first_forward", "scale_out")
 
 
 def run_suite(*, profile: str = "full", backends: Sequence[str] = ("sqlite", "postgresql"),
@@ -38,7 +53,7 @@ def run_suite(*, profile: str = "full", backends: Sequence[str] = ("sqlite", "po
               workdir: Path | None = None) -> tuple[list[Result], list[str]]:
     """Run the selected figures; returns the results and the notes (e.g. why PostgreSQL was skipped)."""
     prof = PROFILES[profile]
-    selected = [f for f in FIGURES if not only or f in only]
+    selected = [f for f in FIGURES if ((f in only) if only else not (profile == "tiny" and f in NOT_TINY))]
     notes: list[str] = []
     chosen = list(backends)
     pg_server = None
@@ -60,7 +75,7 @@ def run_suite(*, profile: str = "full", backends: Sequence[str] = ("sqlite", "po
                 # The upload figure's server boots (seconds of imports) while the others run.
                 server = upload_memory.launch(db, prof) if "upload_memory" in selected else None
                 try:
-                    if "forward" in selected and not prefect_up:
+                    if {"forward", "peers"} & set(selected) and not prefect_up:
                         stack.enter_context(forward.prefect_server())  # once for the whole run
                         prefect_up = True
                     # Scale first: its "nothing due" needs a database where no transition has run yet.

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     storage_url: str = ""
     #: ``embedded`` runs flows in-process; ``distributed`` hands them to Prefect deployments.
     mode: Mode = "embedded"
+    #: Embedded mode's Prefect API at ``tongban serve``: ``subprocess`` starts Prefect's temporary server
+    #: in a child process at serve start (jobs queue until it answers), ``thread`` the same in a thread,
+    #: ``lazy`` leaves it to the first flow run (≈ 30 s for the first forward here; flows/prefect_api.py).
+    prefect_api: Literal["subprocess", "thread", "lazy"] = "subprocess"
     timezone: str = "Asia/Shanghai"
     #: Upload limit per file, in bytes.
     max_file_bytes: int = 200 * 1024 * 1024

@@ -344,7 +344,11 @@ class Dispatcher(threading.Thread):
         self._last_periodic: dict[str, float] = {}
 
     def run(self) -> None:
+        from flows import prefect_api
+
         while not self.stopping.is_set():
+            if not prefect_api.wait_ready(self.interval):
+                continue  # the embedded Prefect API is still starting: jobs stay queued
             try:
                 while dispatch_once(self.runtime) and not self.stopping.is_set():
                     pass

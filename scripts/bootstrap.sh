@@ -15,5 +15,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check uv
   .venv/bin/uv pip install -q --python .venv/bin/python --require-hashes -r requirements.lock
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+  # Prefect's database migrated once per install, so a fresh `tongban serve` need not (flows/prefect_api.py)
+  .venv/bin/python -m flows.prefect_api --template >/dev/null || echo "(no Prefect template: serve will migrate)"
   rm -f .venv/.installed-* && touch "$stamp"
 fi

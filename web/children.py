@@ -69,6 +69,13 @@ def end_children(grace: float = 5.0) -> list[int]:
 
 
 def _stop_prefect_servers() -> None:
+    import sys
+
+    from flows import prefect_api
+
+    prefect_api.stop()
+    if "prefect.server.api.server" not in sys.modules:
+        return  # no temporary server of Prefect's own in this process (and no 8 s import to find out)
     try:
         from prefect.server.api.server import SubprocessASGIServer
     except Exception:  # noqa: BLE001 - Prefect not importable: nothing of it to stop

@@ -434,11 +434,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
           demo: Annotated[bool, typer.Option(help="Seed the demo zones, catalog and accounts first.")] = True,
           ) -> None:
     """Run the API and UI (embedded: SQLite, filesystem store, flows in-process)."""
+    settings = load_settings()
+    if settings.mode == "embedded":  # Prefect's API starts beside the rest, not in the first flow run
+        from flows import prefect_api
+
+        prefect_api.start(settings.prefect_api, home=settings.home)
     import uvicorn
 
     from web.app import create_app
 
-    settings = load_settings()
     if demo:  # the sign-in page may then show the demo password
         settings = settings.model_copy(update={"demo": True})
     # The closed network here and at most windows: Prefect's telemetry would only log errors.

@@ -229,9 +229,10 @@ def confirm_locker(*, db_session: Session, actor: Actor, case_no: str, slot: str
     A wrong code raises :class:`WrongPickupCode`; the caller counts it in a transaction of its own
     (:func:`count_wrong_code`), since this one is rolled back.
     """
+    # the party rule first: a case the caller may not see does not exist, whatever their role
+    case = visible_case(db_session=db_session, actor=actor, case_no=case_no, for_update=True)
     if actor.role != "clerk" or actor.zone_id is None:
         raise Forbidden("only a window clerk (窗口人员) may confirm paper from the locker")
-    case = visible_case(db_session=db_session, actor=actor, case_no=case_no, for_update=True)
     if case.receiving_zone_id != actor.zone_id:
         raise Forbidden("only the receiving zone's clerk may confirm paper from its locker")
     receipt = receipt_of(db_session=db_session, case_id=case.id)

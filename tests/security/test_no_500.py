@@ -196,8 +196,11 @@ def _request(draw: Any, method: str, path: str, op: dict[str, Any], real: dict[s
     return {"method": method, "url": url, **kw}
 
 
-FUZZ_SECONDS = 60.0  # two kiosk operations more (issue 16.2)
+#: The suite's time matters: past this budget the remaining operations get FEW_EXAMPLES each instead
+#: of being skipped, so every operation is fuzzed however loaded the machine is.
+FUZZ_SECONDS = 60.0
 EXAMPLES_PER_OPERATION = 60
+FEW_EXAMPLES = 8
 #: Callers, the party clerk weighted up: most code runs only for someone allowed to reach it.
 #: (Hypothesis leans to the first choices: the most interesting come first.)
 WEIGHTED_CALLERS = st.sampled_from(["bj_clerk", "tj_reviewer", "bj_clerk", "bj_supervisor", "bj_admin", None,
@@ -215,10 +218,9 @@ def test_no_endpoint_of_the_openapi_answers_5xx(surface_tb: Tongban, client: Tes
     started = time.monotonic()
     fuzzed = []
     for method, path, op in operations:
-        if time.monotonic() - started > FUZZ_SECONDS:
-            break  # bounded: the suite's time matters more than the last operations' examples
+        examples = EXAMPLES_PER_OPERATION if time.monotonic() - started < FUZZ_SECONDS else FEW_EXAMPLES
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION * (3 if method == "POST" else 1), deadline=None, database=None,
+        @settings(max_examples=examples * (3 if method == "POST" else 1), deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                          HealthCheck.data_too_large, HealthCheck.filter_too_much])
         @given(caller=WEIGHTED_CALLERS, req=_request(method, path, op, real))
@@ -230,4 +232,4 @@ def test_no_endpoint_of_the_openapi_answers_5xx(surface_tb: Tongban, client: Tes
         fuzz()
         fuzzed.append((method, path))
     missing = {(m, p) for m, p, _ in operations} - set(fuzzed)
-    assert not missing, f"operations not fuzzed within {FUZZ_SECONDS} s: {missing}"
+    assert not missing, f"operations not fuzzed: {missing}"

@@ -45,6 +45,14 @@ NOT_ABOUT_CASES = {
     ("POST", "/ui/adhoc"), ("POST", "/ui/adhoc/{request_id}/decision"), ("POST", "/ui/adhoc/{request_id}/receive"),
     ("POST", "/ui/adhoc/{request_id}/promote"), ("POST", "/api/v1/adhoc-requests"),
     ("POST", "/api/v1/adhoc-requests/{request_id}/decision"), ("POST", "/api/v1/adhoc-requests/{request_id}/promote"),
+    # 电子证照 issuers and kiosk terminals: the admin's own registers
+    ("POST", "/ui/admin/licences/issuers"), ("POST", "/ui/admin/kiosks"),
+    ("POST", "/ui/admin/kiosks/{terminal_pk}/active"), ("POST", "/ui/admin/kiosks/{terminal_pk}/secret"),
+    # a kiosk starts a receipt at its own zone and forgets it at 完成; a clerk opens a slot of the own zone's locker
+    ("POST", "/ui/kiosk/signin"), ("POST", "/ui/kiosk/apply/{item_id}"), ("POST", "/ui/kiosk/finish"),
+    ("POST", "/api/v1/kiosk/receipts"), ("POST", "/ui/locker/confirm"),
+    # 办件查询 by the full 证件号码 (a form post): compared before and after like every list (_everything_else)
+    ("POST", "/ui/cases"),
 }
 
 
@@ -63,7 +71,8 @@ def _path_values(tb: Tongban, case_no: str) -> dict[str, str]:
     item = tb.item("QY-001", "TJ-TEDA")
     return {"case_no": case_no, "file_id": str(case(tb, case_no)["files"][0]["id"]), "user_id": "1",
             "user_id:int": "1", "item_id": str(item["id"]), "item_id:int": str(item["id"]), "code": "TJ-TEDA",
-            "lang": "zh", "tracking_no": "RR473124829GB", "sha256": "0" * 64, "case_ref": case_no, "request_id": "1"}
+            "lang": "zh", "tracking_no": "RR473124829GB", "sha256": "0" * 64, "case_ref": case_no, "request_id": "1",
+            "terminal_pk": "1"}
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
@@ -84,6 +93,8 @@ def _call(client: TestClient, tb: Tongban, user: str, method: str, path: str) ->
             "material_id": "1", "case_no": path.rsplit("/", 2)[-2] if "/cases/" in path else ""}
     if path.startswith("/api/") and path.endswith("/events"):
         return client.post(path, headers=headers, json={"event": "accept", "version": 1})
+    if path.startswith("/api/") and path.endswith("/locker-confirmation"):  # a well-formed body: the case decides
+        return client.post(path, headers=headers, json={"slot": "A01", "pickup_code": "000000"})
     files = [("files", ("补正.pdf", io.BytesIO(make_pdf("x")), "application/pdf"))] if path.endswith("/files") else None
     return client.post(path, headers=headers, data=data, files=files, follow_redirects=False)
 
@@ -144,6 +155,11 @@ def _everything_else(tb: Tongban, clients: dict[str, TestClient], query: str,
             r = client.get(path, params=params, headers=headers, follow_redirects=False)
             assert r.status_code < 500, (user, path, r.text[:300])
             shots[(user, template)] = _comparable(r)
+    for user, client in clients.items():  # 办件查询 by the full 证件号码 is a form post (never in a URL)
+        r = client.post("/ui/cases", data={"csrf_token": csrf_of(client.get("/ui/login").text), "q": USCC},
+                        follow_redirects=False)
+        assert r.status_code == 200, (user, r.status_code)
+        shots[(user, "POST /ui/cases")] = _comparable(r)
     return shots
 
 

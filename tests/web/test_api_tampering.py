@@ -68,7 +68,7 @@ def verify_cli(tb: Tongban, case_no: str) -> Any:
 def test_an_untouched_case_verifies_on_the_api_and_the_cli(tb: Tongban) -> None:
     case_no = receive(tb)
     v = verify_api(tb, case_no)
-    assert v == {"ok": True, "files_checked": 2, "events_checked": 1, "problems": []}
+    assert v == {"ok": True, "files_checked": 2, "events_checked": 1, "licences_checked": 0, "problems": []}
     r = verify_cli(tb, case_no)
     assert r.exit_code == 0, r.output
     assert f"{case_no}: OK" in r.output
