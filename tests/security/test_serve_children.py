@@ -142,7 +142,10 @@ def test_ctrl_c_ends_even_a_temporary_server_that_timed_out_at_start(tmp_path: P
                                                                      served: dict[str, Served]) -> None:
     # Far too short for a Prefect server to start on this machine: every attempt times out, and each
     # one Prefect gives up on stays behind as a child nobody references any more.
-    s = served["main"] = Served(tmp_path, {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"})
+    # (``lazy``: the first flow run starts Prefect's own temporary server, the path where this happens;
+    # serve's default starts Prefect's API itself, first thing, and waits for it)
+    s = served["main"] = Served(tmp_path, {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1",
+                                           "TONGBAN_PREFECT_API": "lazy"})
     s.wait_ready()
     s.receive_and_precheck()
     seen = set(s.wait_for_children())
